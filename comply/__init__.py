@@ -1,0 +1,1 @@
+"""Cross-cutting core of the compliance assistant: configuration, database, audit, CLI."""

@@ -1,0 +1,148 @@
+"""The DuckDB schema as an ordered list of small migrations, each recorded in ``_migrations``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def m001_corpus(con: duckdb.DuckDBPyConnection) -> None:
+    """Documents, their chunks, and the embedding cache."""
+    con.execute(
+        """
+        CREATE TABLE documents (
+            doc_id VARCHAR PRIMARY KEY,
+            doc_key VARCHAR NOT NULL,          -- stable identity: the file stem
+            title VARCHAR NOT NULL,
+            doc_type VARCHAR NOT NULL,         -- 'regulation' | 'text'
+            source_path VARCHAR,
+            content_hash VARCHAR NOT NULL,
+            issuer VARCHAR,
+            doc_number VARCHAR,
+            version_date VARCHAR,
+            status VARCHAR,
+            header VARCHAR,
+            level INTEGER NOT NULL DEFAULT 0,
+            state VARCHAR NOT NULL,            -- 'live' | 'held' | 'replaced' | 'deleted' | 'rejected'
+            version INTEGER NOT NULL,
+            n_chunks INTEGER NOT NULL,
+            flags JSON,
+            ingested_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE chunks (
+            chunk_id VARCHAR PRIMARY KEY,
+            doc_id VARCHAR NOT NULL,
+            ord INTEGER NOT NULL,
+            article VARCHAR,                   -- e.g. 第八十条; NULL for paragraph chunks
+            article_no INTEGER,
+            part VARCHAR, chapter VARCHAR, section VARCHAR,
+            paragraphs VARCHAR,                -- e.g. '1-2' when an article is split by 款
+            path VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,
+            text_hash VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        "CREATE TABLE embeddings (text_hash VARCHAR, model VARCHAR, vec FLOAT[], PRIMARY KEY (text_hash, model))"
+    )
+
+
+def m002_cases(con: duckdb.DuckDBPyConnection) -> None:
+    """Penalty / supervisory cases and their cited provisions."""
+    con.execute(
+        """
+        CREATE TABLE cases (
+            case_id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            authority VARCHAR, date VARCHAR, doc_number VARCHAR,
+            party VARCHAR, party_type VARCHAR, measure_type VARCHAR, penalty VARCHAR,
+            violation_summary VARCHAR, tags JSON,
+            legal_basis_violated JSON, legal_basis_penalty JSON,
+            marketing_related BOOLEAN, text_type VARCHAR, full_text VARCHAR, source VARCHAR,
+            level INTEGER NOT NULL DEFAULT 0,
+            content_hash VARCHAR NOT NULL,
+            source_path VARCHAR,
+            state VARCHAR NOT NULL,            -- 'live' | 'deleted'
+            ingested_at TIMESTAMP NOT NULL,
+            raw JSON NOT NULL                  -- the record as ingested (re-parsed when re-linking)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE case_citations (
+            case_id VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,             -- 'violated' | 'penalty' | 'text'
+            raw VARCHAR NOT NULL,
+            law VARCHAR, article VARCHAR, article_no INTEGER,
+            doc_key VARCHAR, chunk_id VARCHAR,
+            note VARCHAR                       -- why it did not resolve, when it did not
+        )
+        """
+    )
+
+
+def m003_index_and_audit(con: duckdb.DuckDBPyConnection) -> None:
+    """Index versions (the live pointer) and the hash-chained audit log."""
+    con.execute(
+        """
+        CREATE TABLE index_versions (
+            version INTEGER PRIMARY KEY,
+            path VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,            -- 'live' | 'retired'
+            n_chunks INTEGER, n_cases INTEGER,
+            embed_model VARCHAR, dense_kind VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            ts VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            target VARCHAR,
+            detail JSON,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_corpus", m001_corpus),
+    ("002_cases", m002_cases),
+    ("003_index_and_audit", m003_index_and_audit),
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    con.execute("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
+    done = {row[0] for row in con.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            step(con)
+            con.execute("INSERT INTO _migrations VALUES (?, ?)", [name, datetime.now(timezone.utc)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

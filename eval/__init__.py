@@ -1,0 +1,1 @@
+"""Evaluation suites: datasets, metrics and reports over the same public functions the product uses."""

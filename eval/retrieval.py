@@ -1,0 +1,85 @@
+"""The retrieval suite: questions → relevant (document, article) or reference text; hybrid vs BM25 vs dense."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.metrics import hit_at, ndcg_at, reciprocal_rank
+from retrieval.search import MODES, Hit, Searcher
+
+K_VALUES = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class RetrievalItem:
+    """One question with its relevant articles and/or reference text."""
+
+    id: str
+    query: str
+    relevant: list[tuple[str, str]]
+    answer_text: str | None
+
+
+def load_dataset(path: Path) -> list[RetrievalItem]:
+    """Read a JSONL dataset in the format of shared/eval/dev/retrieval_questions.jsonl.
+
+    Raises:
+        ValueError: naming the line of a malformed item.
+    """
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        relevant = [(r["doc"], r["article"]) for r in obj.get("relevant") or []]
+        if "query" not in obj or not (relevant or obj.get("answer_text")):
+            raise ValueError(f"{path} 第 {n} 行：需要 query，以及 relevant 或 answer_text")
+        items.append(RetrievalItem(str(obj.get("id", n)), obj["query"], relevant, obj.get("answer_text")))
+    return items
+
+
+def _covers_reference(text: str, reference: str) -> bool:
+    """A chunk 'contains most of' a reference when ≥ 60% of the reference's character bigrams occur in it."""
+    ref = [reference[i : i + 2] for i in range(len(reference) - 1) if reference[i : i + 2].strip()]
+    return bool(ref) and sum(1 for b in ref if b in text) / len(ref) >= 0.6
+
+
+def is_relevant(hit: Hit, item: RetrievalItem) -> bool:
+    """Relevance by document + article when the item has them, else by reference text."""
+    if item.relevant:
+        return (hit.doc_title, hit.article) in item.relevant
+    return _covers_reference(hit.text, item.answer_text or "")
+
+
+def evaluate(searcher: Searcher, items: list[RetrievalItem], modes: tuple[str, ...] = MODES, k: int = 10, clearance: int = 2) -> dict:
+    """Metrics per mode (hit@1/5/10, MRR, nDCG@10), overall and per document, plus per-item ranks."""
+    report: dict = {"n": len(items), "modes": {}}
+    for mode in modes:
+        rows = []
+        for item in items:
+            hits = searcher.search(item.query, k=k, clearance=clearance, mode=mode)
+            flags = [is_relevant(h, item) for h in hits]
+            rows.append({
+                "id": item.id,
+                "doc": item.relevant[0][0] if item.relevant else "",
+                "rank": next((i for i, f in enumerate(flags, start=1) if f), None),
+                **{f"hit@{kk}": hit_at(flags, kk) for kk in K_VALUES},
+                "mrr": reciprocal_rank(flags),
+                "ndcg@10": ndcg_at(flags, 10, max(1, len(item.relevant))),
+            })
+        report["modes"][mode] = {"overall": _mean(rows), "per_doc": _per_doc(rows), "items": rows}
+    return report
+
+
+def _mean(rows: list[dict]) -> dict:
+    keys = [f"hit@{k}" for k in K_VALUES] + ["mrr", "ndcg@10"]
+    return {key: round(sum(r[key] for r in rows) / len(rows), 4) if rows else 0.0 for key in keys}
+
+
+def _per_doc(rows: list[dict]) -> dict:
+    docs: dict[str, list[dict]] = {}
+    for r in rows:
+        docs.setdefault(r["doc"], []).append(r)
+    return {doc: {"n": len(rs), **_mean(rs)} for doc, rs in sorted(docs.items())}

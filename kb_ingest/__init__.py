@@ -1,0 +1,1 @@
+"""Ingestion: parsing, legal-structure segmentation, chunking, cases, screening, embedding, atomic index swap."""

@@ -1,0 +1,48 @@
+"""From a file to a parsed document: text, header, legal structure and chunks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from comply.config import Settings
+from kb_ingest.chunking import ChunkDraft, chunk_document
+from kb_ingest.header import DocHeader, split_header
+from kb_ingest.readers import read_file
+from kb_ingest.structure import segment
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A document ready to store: identity, metadata, chunks and full text (for screening)."""
+
+    doc_key: str
+    source_path: str
+    content_hash: str
+    header: DocHeader
+    is_legal: bool
+    chunks: list[ChunkDraft]
+    text: str
+
+    @property
+    def title(self) -> str:
+        """The title as in the file name (the document's stable key)."""
+        return self.doc_key
+
+    def doc_id(self) -> str:
+        """Id of this version: a hash of the key and the content."""
+        return "doc-" + hashlib.sha256(f"{self.doc_key}\n{self.content_hash}".encode()).hexdigest()[:16]
+
+
+def parse_document(path: Path, settings: Settings) -> ParsedDocument:
+    """Read and structure one file.
+
+    Raises:
+        IngestError: when the file cannot be read or holds no text.
+    """
+    data_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= settings.max_file_mb * 2**20 else ""
+    text = read_file(path, int(settings.max_file_mb * 2**20))
+    header, body = split_header(text, path.stem)
+    is_legal, chunks = chunk_document(path.stem, segment(body), settings.article_max_chars, settings.paragraph_chunk_chars)
+    return ParsedDocument(path.stem, str(path.resolve()), data_hash, header, is_legal, chunks, text)

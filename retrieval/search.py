@@ -1,0 +1,184 @@
+"""Hybrid search over the live index version: dense + BM25 fused by reciprocal rank, a relevance floor,
+provisions named in the query first, and the caller's clearance applied before anything is ranked."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from comply.config import Settings
+from comply.db import rows_as_dicts
+from comply.levels import level_name
+from kb_ingest.embedding import get_embedder
+from kb_ingest.pipeline import live_version
+from retrieval.collection import Collection
+from retrieval.lookup import lookup_provisions
+from retrieval.store import IndexVersion, load_version
+from retrieval.tokenize import get_tokenizer
+
+MODES = ("hybrid", "bm25", "dense")
+CANDIDATES = 50
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk; ``match`` says how: 'lookup' (named in the query) or the search mode."""
+
+    chunk_id: str
+    doc_id: str
+    doc_title: str
+    article: str | None
+    path: str
+    text: str
+    score: float
+    level: int
+    match: str
+
+    def as_json(self) -> dict:
+        """The public JSON shape (``level`` by name)."""
+        out = asdict(self)
+        out["level"] = level_name(self.level)
+        out["score"] = round(self.score, 6)
+        return out
+
+
+@dataclass
+class CaseHit:
+    """One retrieved penalty / supervisory case."""
+
+    case_id: str
+    title: str
+    authority: str | None
+    date: str | None
+    measure_type: str | None
+    penalty: str | None
+    snippet: str
+    score: float
+    level: int
+
+    def as_json(self) -> dict:
+        """The public JSON shape (``level`` by name)."""
+        out = asdict(self)
+        out["level"] = level_name(self.level)
+        out["score"] = round(self.score, 6)
+        return out
+
+
+class NoIndexError(RuntimeError):
+    """The knowledge base has not been built yet."""
+
+
+@lru_cache(maxsize=2)
+def _load(version: int, path: str) -> IndexVersion:
+    return load_version(version, Path(path))
+
+
+def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
+    """Reciprocal-rank fusion of ranked id lists."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+class Searcher:
+    """Searches whichever index version is live at the time of each call."""
+
+    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
+        self.settings = settings
+        self.con = con
+
+    def index(self) -> IndexVersion:
+        """The live index version (loaded once per process, reloaded after a swap).
+
+        Raises:
+            NoIndexError: before the first ingest.
+        """
+        live = live_version(self.con, self.settings)
+        if live is None:
+            raise NoIndexError("知识库尚未建立索引，请先运行 comply ingest")
+        return _load(*live)
+
+    def _embed(self, text: str) -> np.ndarray:
+        s = self.settings
+        return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode([text])[0]
+
+    def rank(self, coll: Collection, query: str, clearance: int, mode: str, depth: int = CANDIDATES) -> list[tuple[str, float]]:
+        """Ids ranked for the query among rows visible at this clearance, with their scores.
+
+        Hybrid and dense keep only rows whose cosine similarity reaches ``dense_floor`` (BM25 alone
+        matches stray words such as 基本原理 in unrelated questions); BM25 keeps rows with any term match.
+        """
+        if mode not in MODES:
+            raise ValueError(f"未知检索模式 {mode}，可选：{', '.join(MODES)}")
+        vec = self._embed(query) if mode != "bm25" else None
+        dense = dict(coll.dense_search(vec, depth, clearance)) if vec is not None else {}
+        sparse = {}
+        if mode != "dense":
+            sparse = dict(coll.bm25_search(get_tokenizer(self.index().user_words).tokens(query), depth, clearance))
+        if mode == "bm25":
+            return [(coll.ids[r], s) for r, s in sorted(sparse.items(), key=lambda x: -x[1])]
+        if mode == "hybrid":
+            missing = [r for r in sparse if r not in dense]
+            dense.update(zip(missing, coll.dense.score_rows(vec, missing).tolist()))
+        keep = {r for r, s in dense.items() if s >= self.settings.dense_floor}
+        if mode == "dense":
+            return [(coll.ids[r], dense[r]) for r in sorted(keep, key=lambda r: -dense[r])]
+        fused = rrf([sorted(d, key=lambda r: -d[r]) for d in (dense, sparse) if d], self.settings.rrf_k)
+        return [(coll.ids[r], fused[r]) for r in sorted(keep, key=lambda r: -fused[r])]
+
+    def search(self, query: str, k: int = 10, clearance: int = 0, mode: str = "hybrid") -> list[Hit]:
+        """Top-k chunks for a query at a clearance; an empty list means no match (未找到依据)."""
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        ranked = self.rank(self.index().chunks, query, clearance, mode)
+        lookups = [(h.chunk_id, 1.0) for h in lookup_provisions(self.con, query, clearance)] if mode == "hybrid" else []
+        seen, order = set(), []
+        for chunk_id, score in lookups + ranked:
+            if chunk_id not in seen:
+                seen.add(chunk_id)
+                order.append((chunk_id, score, "lookup" if (chunk_id, score) in lookups else mode))
+        rows = self._chunk_rows([c for c, _, _ in order[: k * 2]], clearance)
+        hits = [Hit(score=s, match=m, **rows[c]) for c, s, m in order if c in rows]
+        return hits[:k]
+
+    def _chunk_rows(self, chunk_ids: list[str], clearance: int) -> dict[str, dict]:
+        """Chunk rows that are live and within clearance (a second guard behind the index's own filter)."""
+        rows = rows_as_dicts(self.con.execute(
+            "SELECT c.chunk_id, c.doc_id, d.doc_key AS doc_title, c.article, c.path, c.text, d.level "
+            "FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE c.chunk_id IN (SELECT unnest(?)) AND d.state = 'live' AND d.level <= ?", [chunk_ids, clearance]
+        ))
+        return {r["chunk_id"]: r for r in rows}
+
+    def search_cases(self, query: str, k: int = 5, clearance: int = 0) -> list[CaseHit]:
+        """Penalty / supervisory cases whose conduct is closest to the query, within clearance."""
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        ranked = self.rank(self.index().cases, query, clearance, "hybrid")[: k]
+        rows = rows_as_dicts(self.con.execute(
+            "SELECT case_id, title, authority, date, measure_type, penalty, "
+            "coalesce(violation_summary, left(full_text, 160)) AS snippet, level FROM cases "
+            "WHERE case_id IN (SELECT unnest(?)) AND state = 'live' AND level <= ?", [[c for c, _ in ranked], clearance]
+        ))
+        by_id = {r["case_id"]: r for r in rows}
+        return [CaseHit(score=s, **by_id[c]) for c, s in ranked if c in by_id]
+
+    def cases_for_chunks(self, chunk_ids: list[str], clearance: int = 0) -> dict[str, list[dict]]:
+        """The cases citing each chunk (clause → cases), within clearance."""
+        rows = rows_as_dicts(self.con.execute(
+            "SELECT DISTINCT l.chunk_id, c.case_id, c.title, c.date, c.measure_type FROM case_citations l "
+            "JOIN cases c USING (case_id) WHERE l.chunk_id IN (SELECT unnest(?)) AND c.state = 'live' AND c.level <= ? "
+            "ORDER BY c.case_id", [chunk_ids, clearance]
+        ))
+        out: dict[str, list[dict]] = {}
+        for r in rows:
+            out.setdefault(r.pop("chunk_id"), []).append(r)
+        return out
