@@ -45,7 +45,10 @@ class Settings:
     ann_threshold: int = 50_000
     keep_index_versions: int = 3
     dense_floor: float = 0.71
-    rrf_k: int = 60
+    case_dense_floor: float = 0.65
+    rrf_k: int = 5
+    bm25_weight: float = 1.3
+    named_doc_boost: float = 0.08
 
     @property
     def db_path(self) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kb_ingest.citations import Citation, parse_citations
 from kb_ingest.errors import IngestError
-from kb_ingest.readers import decode_text
+from kb_ingest.readers import decode_text, oversize_message
 
 _CASE_NUMBER = re.compile(r"([\u4e00-\u9fa5]{0,12}[〔\[]\d{4}[〕\]]\s*\d+\s*号)")
 _DECISION_NUMBER = re.compile(r"决定书\s*[（(]?([\u4e00-\u9fa5]{0,8}[〔\[]\d{4}[〕\]]\s*\d+\s*号)")
@@ -83,7 +83,7 @@ def read_cases(path: Path, max_bytes: int) -> tuple[list[CaseRecord], list[str]]
     """
     size = path.stat().st_size
     if size > max_bytes:
-        raise IngestError("oversize", f"{path.name}：文件 {size / 2**20:.1f} MB，超过上限 {max_bytes / 2**20:.0f} MB")
+        raise IngestError("oversize", oversize_message(path.name, size, max_bytes))
     text = decode_text(path.read_bytes(), path.name)
     cases, problems, seen = [], [], set()
     for line_no, line in enumerate(text.splitlines(), start=1):

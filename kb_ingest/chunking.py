@@ -77,7 +77,7 @@ def article_chunks(title: str, art: Article, start_ord: int, max_chars: int) -> 
         body = "\n\n".join("\n\n".join(kuan_groups[i]) for i in group)
         if len(group) == 1 and len(body) > max_chars and len(kuan_groups[group[0]]) > 1:
             lead, *items = kuan_groups[group[0]]
-            for item_group in _pack(items, max_chars - len(lead)):
+            for item_group in _pack(items, max_chars - len(lead) - 2):
                 piece = "\n\n".join([lead] + [items[i] for i in item_group])
                 out.append(make(start_ord + len(out), piece, _kuan_label(first, last)))
             continue
@@ -89,6 +89,8 @@ def paragraph_chunks(title: str, paragraphs: list[str], start_ord: int, max_char
     """Chunk non-legal text into groups of consecutive paragraphs of about max_chars."""
     paragraphs = [p for p in paragraphs if p.strip()]
     out = []
+    if not paragraphs:
+        return []
     for n, group in enumerate(_pack(paragraphs, max_chars), start=1):
         body = "\n\n".join(paragraphs[i] for i in group)
         path = f"《{title}》{label}第{n}段" if label else f"《{title}》第{n}段"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import lru_cache
 
 import numpy as np
 
 _lock = threading.Lock()
+# Models load from local folders only; never reach for a hub, and keep progress bars off the console.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def pick_device(preference: str = "auto") -> str:

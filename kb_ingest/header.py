@@ -65,18 +65,51 @@ def split_header(text: str, fallback_title: str) -> tuple[DocHeader, str]:
     return parse_header(title, header_text.strip()), body
 
 
+_JOINT_COURTS = ("最高人民法院", "最高人民检察院")
+# Words that can run straight into a 文号 in unspaced headers ("…4月23日中华人民共和国国务院令第522号").
+_NUMBER_LEAD = re.compile(r"^.*(?:日|通过|公布|发布|印发|施行|会议|根据)")
+
+
+def _find_issuer(title: str, header_text: str) -> str | None:
+    """The issuer: named at the start of the title, else the one named first in the header.
+
+    (Checking the tuple in order instead picked 国务院 for a CSRC rule whose header cites a
+    《国务院关于…》 amendment, and 最高人民法院 alone for joint interpretations.)
+
+    A judicial interpretation that both 最高人民法院 and 最高人民检察院 adopted has the joint issuer.
+    """
+    title_head = title.split("关于", 1)[0]
+    if all(court in title_head for court in _JOINT_COURTS) or (
+        title.startswith(_JOINT_COURTS) and all(court in header_text for court in _JOINT_COURTS)
+    ):
+        return "最高人民法院、最高人民检察院"
+    from_title = next((name for name in _ISSUERS if title.startswith(name)), None)
+    if from_title:
+        return from_title
+    if "全国人民代表大会常务委员会" in header_text:
+        return "全国人民代表大会常务委员会"  # a law the NPC adopted is amended by its Standing Committee
+    found = [(header_text.find(name), -len(name), name) for name in _ISSUERS if name in header_text]
+    return min(found)[2] if found else None
+
+
+def _clean_doc_number(raw: str) -> str:
+    """Drop whitespace and any date or verb the 文号 pattern swallowed in front of the issuer."""
+    number = re.sub(r"\s+", "", raw)
+    if "中华人民共和国" in number:
+        return number[number.index("中华人民共和国") :]
+    trimmed = _NUMBER_LEAD.sub("", number)
+    return trimmed if trimmed and trimmed[0] not in "令发字〔[（(第" else number
+
+
 def parse_header(title: str, header_text: str) -> DocHeader:
     """Extract issuer, 文号, latest date and status from header text."""
-    issuer = next((name for name in _ISSUERS if name in header_text), None) or next(
-        (name for name in _ISSUERS if title.startswith(name)), None
-    )
     number = _DOC_NUMBER.search(header_text)
     dates = [f"{y}-{int(m):02d}-{int(d):02d}" for y, m, d in _DATE.findall(header_text)]
     status = _STATUS.search(header_text)
     return DocHeader(
         title=title,
-        issuer=issuer,
-        doc_number=re.sub(r"\s+", "", number.group(1)) if number else None,
+        issuer=_find_issuer(title, header_text),
+        doc_number=_clean_doc_number(number.group(1)) if number else None,
         version_date=max(dates) if dates else None,
         status=status.group(1) if status else None,
         text=header_text,

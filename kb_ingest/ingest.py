@@ -10,6 +10,7 @@ import duckdb
 from tqdm import tqdm
 
 from comply.config import Settings
+from corpus import describe
 from comply.levels import level_name
 from kb_ingest.cases import read_cases
 from kb_ingest.documents import parse_document
@@ -53,10 +54,8 @@ class IngestReport:
 
 def default_sources(settings: Settings) -> list[Path]:
     """The default corpus: every regulation file and the case JSONL files."""
-    root = settings.corpus_dir
-    if not root.is_dir():
-        raise FileNotFoundError(f"找不到语料目录 {root}（可用 COMPLY_CORPUS 或 comply.toml 的 corpus_dir 指定）")
-    return [root / "regulations", root / "cases"]
+    found = describe(settings)
+    return found.regulations + found.case_files
 
 
 def collect_files(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:

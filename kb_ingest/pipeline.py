@@ -45,11 +45,12 @@ class CorpusChange:
     doc_updates: dict[str, dict] = field(default_factory=dict)
     case_upserts: list[tuple[CaseRecord, int]] = field(default_factory=list)
     case_deletes: list[str] = field(default_factory=list)
-    events: list[tuple[str, str, dict]] = field(default_factory=list)
+    events: list[tuple[str, str | None, dict]] = field(default_factory=list)
+    rebuild: bool = False
 
     def empty(self) -> bool:
-        """True when nothing would change."""
-        return not (self.new_docs or self.doc_updates or self.case_upserts or self.case_deletes)
+        """True when nothing would change (and no rebuild was asked for)."""
+        return not (self.new_docs or self.doc_updates or self.case_upserts or self.case_deletes or self.rebuild)
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ from kb_ingest.errors import IngestError
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx"}
 _TERMINAL = "。；：！？!?;:」』”）)"
+_SOFT_TERMINAL = "」』”）)"  # may also end a line that wraps mid-sentence
 _STRUCTURE_START = re.compile(r"^\s*(第[〇零一二三四五六七八九十百千\d]+[编章节条]|（[一二三四五六七八九十]+）|[一二三四五六七八九十]+、|附\s*则|附件)")
 _PAGE_NUMBER = re.compile(r"^\s*(-\s*\d+\s*-|第\s*\d+\s*页(\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+)\s*$")
 
@@ -31,16 +32,41 @@ def decode_text(data: bytes, name: str = "") -> str:
     raise IngestError("undecodable", f"{name}：无法识别文本编码（既不是 UTF-8 也不是 GBK/GB18030），请转存为 UTF-8 后重试")
 
 
+def _display_width(line: str) -> float:
+    """Width of a line in full-width characters (ASCII letters and digits count as half)."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in line)
+
+
 def _join_pdf_lines(page_texts: list[str]) -> str:
-    """Re-flow PDF lines: keep a break after sentence-final punctuation or before a structural heading."""
+    """Re-flow PDF lines into paragraphs.
+
+    A line continues the previous one unless the previous line ends a sentence (。；：！？), or the
+    line starts a structural heading (第X章/第X条/（一）/附则/附件). A previous line ending with a
+    closing bracket or quote ends the paragraph only when it is visibly shorter than a full line
+    (a full-width line that ends with "）" is a mid-sentence wrap). Before the first heading, a line
+    that opens with a bracket (the "（2008年…公布）" note under a title) starts a new paragraph.
+    """
     lines = [ln.strip() for page in page_texts for ln in page.splitlines()]
     lines = [ln for ln in lines if ln and not _PAGE_NUMBER.match(ln)]
+    widths = sorted(_display_width(ln) for ln in lines)
+    full_width = widths[int(0.9 * (len(widths) - 1))] if len(widths) >= 8 else None
     out: list[str] = []
+    last_line = ""
+    seen_structure = False
     for line in lines:
-        if out and not out[-1].endswith(tuple(_TERMINAL)) and not _STRUCTURE_START.match(line):
-            out[-1] += line
+        structural = bool(_STRUCTURE_START.match(line))
+        if out and not structural and not last_line.endswith(tuple(_TERMINAL)):
+            new_paragraph = not seen_structure and line[0] in "（("
+        elif out and not structural and last_line.endswith(tuple(_SOFT_TERMINAL)):
+            new_paragraph = full_width is None or _display_width(last_line) < 0.9 * full_width
         else:
+            new_paragraph = True
+        if new_paragraph:
             out.append(line)
+        else:
+            out[-1] += line
+        seen_structure = seen_structure or structural
+        last_line = line
     return "\n\n".join(out)
 
 
@@ -51,7 +77,6 @@ def read_pdf(path: Path) -> str:
         IngestError: ``encrypted``, ``corrupt``, ``empty`` or ``image_only``.
     """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path), strict=False)
@@ -69,7 +94,8 @@ def read_pdf(path: Path) -> str:
         has_images = any(_page_has_images(page) for page in pages)
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - malformed PDFs make pypdf raise almost anything
+        # (PdfReadError, ValueError, KeyError, NotImplementedError for an unknown /Filter, zlib.error…)
         raise IngestError("corrupt", f"{path.name}：PDF 文件已损坏或格式无效（{type(exc).__name__}）") from exc
     if not any(t.strip() for t in texts):
         if has_images:
@@ -100,13 +126,45 @@ def read_docx(path: Path) -> str:
         raise IngestError("corrupt", f"{path.name}：DOCX 文件已损坏或不是有效的 Word 文档") from exc
     except Exception as exc:  # noqa: BLE001 - zipfile/lxml errors surface as many types
         raise IngestError("corrupt", f"{path.name}：DOCX 文件无法解析（{type(exc).__name__}）") from exc
-    parts = [p.text.strip() for p in document.paragraphs if p.text.strip()]
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells]
-            if any(cells):
-                parts.append(" | ".join(cells))
+    from docx.table import Table
+
+    # Walk the body in document order, so a table stays where it stands (not moved to the end).
+    parts: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            parts.extend(_table_rows(block))
+        elif block.text.strip():
+            parts.append(block.text.strip())
     return "\n\n".join(parts)
+
+
+def _table_rows(table: object) -> list[str]:
+    """One line per non-empty row, cells joined by " | " (a merged cell counted once)."""
+    rows = []
+    for row in table.rows:  # type: ignore[attr-defined]
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # noqa: SLF001 - merged cells repeat the same <w:tc>
+                continue
+            seen.add(id(cell._tc))  # noqa: SLF001
+            cells.append(cell.text.strip())
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return rows
+
+
+def format_size(n_bytes: float) -> str:
+    """A byte count for messages: MB with up to one decimal, or KB / bytes for small limits."""
+    if n_bytes >= 2**20:
+        return f"{n_bytes / 2**20:.1f}".removesuffix(".0") + " MB"
+    if n_bytes >= 1024:
+        return f"{n_bytes / 1024:.1f}".removesuffix(".0") + " KB"
+    return f"{int(n_bytes)} 字节"
+
+
+def oversize_message(name: str, size: int, max_bytes: int) -> str:
+    """The Chinese message for a file over the size limit (a small limit no longer reads "0 MB")."""
+    return f"{name}：文件 {format_size(size)}，超过上限 {format_size(max_bytes)}"
 
 
 def read_file(path: Path, max_bytes: int) -> str:
@@ -120,7 +178,7 @@ def read_file(path: Path, max_bytes: int) -> str:
         raise IngestError("unsupported", f"{path.name}：不支持的文件类型 {suffix or '（无扩展名）'}，支持 PDF、DOCX、MD、TXT")
     size = path.stat().st_size
     if size > max_bytes:
-        raise IngestError("oversize", f"{path.name}：文件 {size / 2**20:.1f} MB，超过上限 {max_bytes / 2**20:.0f} MB")
+        raise IngestError("oversize", oversize_message(path.name, size, max_bytes))
     if size == 0:
         raise IngestError("empty", f"{path.name}：文件为空")
     if suffix == ".pdf":

@@ -34,18 +34,29 @@ class Screener:
         Raises:
             ValueError: when a pattern does not compile (naming its line).
         """
+        from kb_ingest.errors import IngestError
+        from kb_ingest.readers import decode_text
+
         words, patterns = [], []
         if path.is_file():
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                # decode_text drops a UTF-8 BOM (Notepad writes one) and accepts GBK lists.
+                text = decode_text(path.read_bytes(), path.name)
+            except IngestError as exc:
+                raise ValueError(f"{path}：{exc.message}") from exc
+            for n, line in enumerate(text.splitlines(), start=1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 if line.startswith("re:"):
+                    source = line[3:].strip()
                     try:
-                        re.compile(line[3:])
+                        compiled = re.compile(source)
                     except re.error as exc:
                         raise ValueError(f"{path} 第 {n} 行正则无效：{exc}") from exc
-                    patterns.append(line[3:])
+                    if compiled.fullmatch(""):
+                        raise ValueError(f"{path} 第 {n} 行正则无效：能匹配空字符串，会命中所有文档")
+                    patterns.append(source)
                 else:
                     words.append(line)
         return cls(words, patterns)
@@ -58,7 +69,7 @@ class Screener:
             if start >= 0:
                 hits.append(ScreenHit(word, word, start))
         for source, pattern in self.patterns:
-            for m in pattern.finditer(text):
+            m = next((m for m in pattern.finditer(text) if m.group(0)), None)  # skip empty matches
+            if m is not None:
                 hits.append(ScreenHit("re:" + source, _mask(m.group(0)), m.start()))
-                break
         return sorted(hits, key=lambda h: h.offset)[:limit]

@@ -13,6 +13,9 @@ _ARTICLE = re.compile(rf"^第({_NUM})条(?:[\s　]+|(?=\S))(.*)$", re.S)
 _ANNEX_RULES = re.compile(r"^#*\s*附[\s　]*则\s*$")
 _ATTACHMENT = re.compile(r"^#*\s*附件\s*[\d一二三四五六七八九十]*[:：]?\s*(.*)$")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
+# A heading line has no sentence punctuation: "第三章规定的情形，……。" is a paragraph, not a chapter.
+_SENTENCE_PUNCT = re.compile(r"[。，；！？]")
+_BLOCK_BREAK = re.compile(rf"^\s*#*\s*(第{_NUM}[编章节条]|附[\s　]*则\s*$|附件)")
 
 
 @dataclass
@@ -42,10 +45,28 @@ class Segmented:
 
 
 def _paragraphs(body: str) -> list[str]:
+    """Paragraphs are blank-line separated blocks; single-newline text is split into its lines.
+
+    A block that has a 编/章/节/条/附则/附件 heading on a later line uses single newlines between
+    paragraphs (e.g. a TXT file with blank lines only between chapters), so it is split into lines
+    too; otherwise whole chapters would be swallowed by their heading line.
+    """
     blocks = re.split(r"\n\s*\n", body)
     if len(blocks) <= 1:
         blocks = body.splitlines()
-    return [re.sub(r"[ \t　]+$", "", b.strip()) for b in blocks if b.strip()]
+    out: list[str] = []
+    for block in blocks:
+        lines = block.strip().splitlines()
+        if len(lines) > 1 and any(_BLOCK_BREAK.match(line) for line in lines[1:]):
+            out.extend(lines)
+        else:
+            out.append(block)
+    return [re.sub(r"[ \t　]+$", "", b.strip()) for b in out if b.strip()]
+
+
+def _is_attachment_heading(line: str) -> bool:
+    """附件 / 附件1：XX表 starts the attachments; a sentence such as "附件所列材料……。" does not."""
+    return bool(_ATTACHMENT.match(line)) and len(line) <= 40 and not _SENTENCE_PUNCT.search(line)
 
 
 def segment(body: str) -> Segmented:
@@ -65,11 +86,11 @@ def segment(body: str) -> Segmented:
         if in_attachment:
             attachments.append(para)
             continue
-        if _ATTACHMENT.match(first_line) and articles:
+        if articles and _is_attachment_heading(first_line):
             in_attachment = True
             attachments.append(para)
             continue
-        if heading and len(first_line) <= 60:
+        if heading and len(first_line) <= 60 and not _SENTENCE_PUNCT.search(heading.group(4)):
             label = re.sub(r"[\s　]+", " ", f"{heading.group(1)} {heading.group(4)}".strip())
             kind = heading.group(3)
             if kind == "编":

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
 
 from kb_ingest.citations import parse_citations
 from kb_ingest.linking import ArticleChunk, LawResolver, LiveDoc, pick_chunk
+from kb_ingest.numerals import cn_to_int
+
+_REF_AFTER_TITLE = r"》?\s*第([〇零一二三四五六七八九十百千两\d]+)条(?:第([〇零一二三四五六七八九十百千两\d]+)款)?"
 
 
 @dataclass(frozen=True)
@@ -18,25 +22,35 @@ class LookupHit:
     citation: str
 
 
+def _named(query: str, docs: list[LiveDoc]) -> list[tuple[LiveDoc, int, int | None]]:
+    """(document, article, paragraph) named in the query: statute citations, or any document title + 第N条."""
+    resolver = LawResolver(docs)
+    out = []
+    for cit in parse_citations(query):
+        doc = resolver.resolve(cit.law)
+        if doc is not None:
+            out.append((doc, cit.article_no, cit.paragraph_no))
+    for doc in docs:
+        for name in {doc.doc_key, doc.doc_key.removeprefix("中华人民共和国")}:
+            for m in re.finditer(re.escape(name) + _REF_AFTER_TITLE, query):
+                out.append((doc, cn_to_int(m.group(1)), cn_to_int(m.group(2)) if m.group(2) else None))
+    return out
+
+
 def lookup_provisions(con: duckdb.DuckDBPyConnection, query: str, clearance: int) -> list[LookupHit]:
     """Resolve provisions named in the query to chunks visible at this clearance, in the order named."""
-    citations = parse_citations(query)
-    if not citations:
+    if "条" not in query:
         return []
-    docs = con.execute(
+    docs = [LiveDoc(*d) for d in con.execute(
         "SELECT doc_id, doc_key, version_date FROM documents WHERE state = 'live' AND level <= ?", [clearance]
-    ).fetchall()
-    resolver = LawResolver([LiveDoc(*d) for d in docs])
+    ).fetchall()]
     hits: list[LookupHit] = []
-    for cit in citations:
-        doc = resolver.resolve(cit.law)
-        if doc is None:
-            continue
+    for doc, article_no, paragraph_no in _named(query, docs):
         rows = con.execute(
-            "SELECT chunk_id, paragraphs FROM chunks WHERE doc_id = ? AND article_no = ? ORDER BY ord", [doc.doc_id, cit.article_no]
+            "SELECT chunk_id, paragraphs FROM chunks WHERE doc_id = ? AND article_no = ? ORDER BY ord", [doc.doc_id, article_no]
         ).fetchall()
         if rows:
-            chunk_id = pick_chunk([ArticleChunk(*r) for r in rows], cit.paragraph_no)
+            chunk_id = pick_chunk([ArticleChunk(*r) for r in rows], paragraph_no)
             if chunk_id not in {h.chunk_id for h in hits}:
-                hits.append(LookupHit(chunk_id, f"{doc.doc_key}{cit.article}"))
+                hits.append(LookupHit(chunk_id, f"{doc.doc_key}第{article_no}条"))
     return hits

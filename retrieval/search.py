@@ -77,12 +77,12 @@ def _load(version: int, path: str) -> IndexVersion:
     return load_version(version, Path(path))
 
 
-def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
-    """Reciprocal-rank fusion of ranked id lists."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
+def rrf(rankings: list[tuple[float, list]], k: int) -> dict:
+    """Weighted reciprocal-rank fusion of (weight, ranked ids) lists."""
+    scores: dict = {}
+    for weight, ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return scores
 
 
@@ -108,11 +108,15 @@ class Searcher:
         s = self.settings
         return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode([text])[0]
 
-    def rank(self, coll: Collection, query: str, clearance: int, mode: str, depth: int = CANDIDATES) -> list[tuple[str, float]]:
+    def rank(
+        self, coll: Collection, query: str, clearance: int, mode: str, floor: float,
+        prefer: frozenset[str] = frozenset(), depth: int = CANDIDATES,
+    ) -> list[tuple[str, float]]:
         """Ids ranked for the query among rows visible at this clearance, with their scores.
 
-        Hybrid and dense keep only rows whose cosine similarity reaches ``dense_floor`` (BM25 alone
+        Hybrid and dense keep only rows whose cosine similarity reaches ``floor`` (BM25 alone
         matches stray words such as 基本原理 in unrelated questions); BM25 keeps rows with any term match.
+        In hybrid mode, ids whose prefix (the document id of a chunk) is in ``prefer`` get a small boost.
         """
         if mode not in MODES:
             raise ValueError(f"未知检索模式 {mode}，可选：{', '.join(MODES)}")
@@ -126,10 +130,14 @@ class Searcher:
         if mode == "hybrid":
             missing = [r for r in sparse if r not in dense]
             dense.update(zip(missing, coll.dense.score_rows(vec, missing).tolist()))
-        keep = {r for r, s in dense.items() if s >= self.settings.dense_floor}
+        keep = {r for r, s in dense.items() if s >= floor}
         if mode == "dense":
             return [(coll.ids[r], dense[r]) for r in sorted(keep, key=lambda r: -dense[r])]
-        fused = rrf([sorted(d, key=lambda r: -d[r]) for d in (dense, sparse) if d], self.settings.rrf_k)
+        s = self.settings
+        fused = rrf([(1.0, sorted(dense, key=lambda r: -dense[r])), (s.bm25_weight, sorted(sparse, key=lambda r: -sparse[r]))], s.rrf_k)
+        for r in keep:
+            if coll.ids[r].rsplit("-", 1)[0] in prefer:
+                fused[r] += s.named_doc_boost
         return [(coll.ids[r], fused[r]) for r in sorted(keep, key=lambda r: -fused[r])]
 
     def search(self, query: str, k: int = 10, clearance: int = 0, mode: str = "hybrid") -> list[Hit]:
@@ -137,7 +145,8 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        ranked = self.rank(self.index().chunks, query, clearance, mode)
+        floor = self.settings.dense_floor
+        ranked = self.rank(self.index().chunks, query, clearance, mode, floor, self._named_docs(query, clearance))
         lookups = [(h.chunk_id, 1.0) for h in lookup_provisions(self.con, query, clearance)] if mode == "hybrid" else []
         seen, order = set(), []
         for chunk_id, score in lookups + ranked:
@@ -147,6 +156,11 @@ class Searcher:
         rows = self._chunk_rows([c for c, _, _ in order[: k * 2]], clearance)
         hits = [Hit(score=s, match=m, **rows[c]) for c, s, m in order if c in rows]
         return hits[:k]
+
+    def _named_docs(self, query: str, clearance: int) -> frozenset[str]:
+        """Live documents the query names by title or short title (证券法, 广告法 …)."""
+        docs = self.con.execute("SELECT doc_id, doc_key FROM documents WHERE state = 'live' AND level <= ?", [clearance]).fetchall()
+        return frozenset(doc_id for doc_id, key in docs if key.removeprefix("中华人民共和国") in query)
 
     def _chunk_rows(self, chunk_ids: list[str], clearance: int) -> dict[str, dict]:
         """Chunk rows that are live and within clearance (a second guard behind the index's own filter)."""
@@ -162,7 +176,7 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        ranked = self.rank(self.index().cases, query, clearance, "hybrid")[: k]
+        ranked = self.rank(self.index().cases, query, clearance, "hybrid", self.settings.case_dense_floor)[:k]
         rows = rows_as_dicts(self.con.execute(
             "SELECT case_id, title, authority, date, measure_type, penalty, "
             "coalesce(violation_summary, left(full_text, 160)) AS snippet, level FROM cases "

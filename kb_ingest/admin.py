@@ -1,0 +1,74 @@
+"""Administrator operations on documents: approve or reject a held document, delete, change level."""
+
+from __future__ import annotations
+
+import duckdb
+
+from comply import audit
+from comply.config import Settings
+from comply.db import transaction
+from comply.levels import level_name
+from kb_ingest.pipeline import CorpusChange, apply_change
+
+
+class AdminError(ValueError):
+    """An operation that does not apply to the document in its current state."""
+
+
+def _doc(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, str, int]:
+    row = con.execute("SELECT doc_key, state, level FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
+    if row is None:
+        raise AdminError(f"文档 {doc_id} 不存在")
+    return row
+
+
+def approve(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
+    """Put a held document live (replacing the live version of the same document, if any)."""
+    key, state, _ = _doc(con, doc_id)
+    if state != "held":
+        raise AdminError(f"文档 {doc_id} 状态为 {state}，只有待审文档可以批准")
+    change = CorpusChange(doc_updates={doc_id: {"state": "live"}})
+    for (old,) in con.execute("SELECT doc_id FROM documents WHERE doc_key = ? AND state = 'live'", [key]).fetchall():
+        change.doc_updates[old] = {"state": "replaced"}
+    change.events.append(("doc.approve", doc_id, {"doc_key": key, "replaces": [d for d in change.doc_updates if d != doc_id]}))
+    return apply_change(settings, con, change, actor)
+
+
+def reject(con: duckdb.DuckDBPyConnection, doc_id: str, actor: str, reason: str = "") -> None:
+    """Reject a held document; it never goes live (no index change is needed)."""
+    key, state, _ = _doc(con, doc_id)
+    if state != "held":
+        raise AdminError(f"文档 {doc_id} 状态为 {state}，只有待审文档可以驳回")
+    with transaction(con):
+        con.execute("UPDATE documents SET state = 'rejected' WHERE doc_id = ?", [doc_id])
+        audit.append(con, actor, "doc.reject", doc_id, {"doc_key": key, "reason": reason})
+
+
+def delete(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
+    """Take a live document out of the knowledge base."""
+    key, state, _ = _doc(con, doc_id)
+    if state != "live":
+        raise AdminError(f"文档 {doc_id} 状态为 {state}，只能删除在用文档")
+    change = CorpusChange(doc_updates={doc_id: {"state": "deleted"}}, events=[("doc.delete", doc_id, {"doc_key": key})])
+    return apply_change(settings, con, change, actor)
+
+
+def set_level(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, level: int, actor: str) -> int | None:
+    """Change a document's security level; the index is rebuilt so clearance filtering follows at once."""
+    key, state, old = _doc(con, doc_id)
+    if state not in ("live", "held"):
+        raise AdminError(f"文档 {doc_id} 状态为 {state}，不能修改密级")
+    if old == level:
+        return None
+    change = CorpusChange(
+        doc_updates={doc_id: {"level": level}},
+        events=[("doc.level", doc_id, {"doc_key": key, "from": level_name(old), "to": level_name(level)})],
+    )
+    return apply_change(settings, con, change, actor)
+
+
+def reindex(settings: Settings, con: duckdb.DuckDBPyConnection, actor: str) -> int | None:
+    """Rebuild the index from the database as it is (after a settings change, or to repair)."""
+    live = con.execute("SELECT count(*) FROM documents WHERE state = 'live'").fetchone()[0]
+    change = CorpusChange(rebuild=True, events=[("index.rebuild", None, {"documents": live})])
+    return apply_change(settings, con, change, actor)

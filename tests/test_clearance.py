@@ -1,0 +1,122 @@
+"""Clearance: a caller never gets, counts or is hinted at a chunk or case above their level."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from comply.levels import level_rank
+from kb_ingest import admin
+from kb_ingest.ingest import ingest
+from retrieval.langchain_retriever import ComplyRetriever
+from retrieval.search import Searcher
+
+pytestmark = pytest.mark.integration
+
+SECRET_POLICY = """# 衡岳证券内部合规手册（秘密）
+
+第一条 为规范营销人员客户招揽行为，制定本手册。
+
+第二条 营销人员向高净值客户推介私募产品前，须经合规部双人复核，复核代号为“青鸾计划”。
+
+第三条 对客户投诉的处理时限为五个工作日，超过时限的须报告首席合规官。
+"""
+
+INTERNAL_POLICY = """# 衡岳证券员工执业行为守则（内部）
+
+第一条 员工不得在朋友圈发布未经合规审查的产品宣传材料。
+
+第二条 员工不得向客户承诺收益，不得代客理财，违者按“白鹭条款”处理。
+
+第三条 员工发现客户疑似洗钱的，应当在当日报告合规部。
+"""
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def leveled_kb(small_kb, tmp_path):
+    from conftest import REGULATIONS
+
+    settings, con = small_kb
+    files = tmp_path / "files"
+    public = [REGULATIONS / "证券公司监督管理条例.md", REGULATIONS / "中华人民共和国广告法.md"]
+    assert ingest(settings, con, public, level=0).errors == []
+    assert ingest(settings, con, [_write(files, "员工执业行为守则", INTERNAL_POLICY)], level=1).errors == []
+    assert ingest(settings, con, [_write(files, "内部合规手册", SECRET_POLICY)], level=2).errors == []
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"id": "case-secret-1", "title": "内部调查：营销人员违规承诺收益（青鸾计划）",
+                                 "violation_summary": "营销人员向客户承诺保本保收益，违反青鸾计划复核要求。"}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    assert ingest(settings, con, [cases], level=2).errors == []
+    return settings, con
+
+
+def _levels_of(con, chunk_ids):
+    if not chunk_ids:
+        return set()
+    return {r[0] for r in con.execute(
+        "SELECT d.level FROM chunks c JOIN documents d USING (doc_id) WHERE chunk_id IN (SELECT unnest(?))", [chunk_ids]
+    ).fetchall()}
+
+
+def test_low_clearance_never_gets_higher_chunks_across_random_queries(leveled_kb):
+    settings, con = leveled_kb
+    searcher = Searcher(settings, con)
+    texts = [r[0] for r in con.execute("SELECT text FROM chunks").fetchall()]
+    rng = random.Random(7)
+    queries = ["青鸾计划", "白鹭条款", "合规手册复核代号", "证券法第一条", "内部合规手册第二条", "员工执业行为守则第二条"]
+    for _ in range(120):
+        text = rng.choice(texts)
+        start = rng.randrange(max(1, len(text) - 20))
+        queries.append(text[start : start + rng.randint(4, 20)])
+    for query in queries:
+        for mode in ("hybrid", "bm25", "dense"):
+            assert _levels_of(con, [h.chunk_id for h in searcher.search(query, k=10, clearance=0, mode=mode)]) <= {0}, query
+            assert _levels_of(con, [h.chunk_id for h in searcher.search(query, k=10, clearance=1, mode=mode)]) <= {0, 1}, query
+
+
+def test_higher_clearance_finds_what_lower_cannot(leveled_kb):
+    settings, con = leveled_kb
+    searcher = Searcher(settings, con)
+    assert all("青鸾计划" not in h.text for h in searcher.search("青鸾计划 复核代号", k=10, clearance=1))
+    top = searcher.search("青鸾计划 复核代号", k=3, clearance=2)
+    assert top and "青鸾计划" in top[0].text and top[0].as_json()["level"] == "秘密"
+    # Naming the secret article directly reveals nothing either.
+    assert all(h.doc_title != "内部合规手册" for h in searcher.search("内部合规手册第二条", k=5, clearance=0))
+    assert searcher.search("内部合规手册第二条", k=1, clearance=2)[0].match == "lookup"
+
+
+def test_cases_are_filtered_by_clearance(leveled_kb):
+    settings, con = leveled_kb
+    searcher = Searcher(settings, con)
+    assert "case-secret-1" not in [c.case_id for c in searcher.search_cases("营销人员承诺保本保收益 青鸾计划", k=5, clearance=1)]
+    assert "case-secret-1" in [c.case_id for c in searcher.search_cases("营销人员承诺保本保收益 青鸾计划", k=5, clearance=2)]
+
+
+def test_level_change_takes_effect_at_once(leveled_kb):
+    settings, con = leveled_kb
+    searcher = Searcher(settings, con)
+    doc_id = con.execute("SELECT doc_id FROM documents WHERE doc_key = '内部合规手册' AND state = 'live'").fetchone()[0]
+    admin.set_level(settings, con, doc_id, level_rank("公开"), "admin")
+    assert any("青鸾计划" in h.text for h in searcher.search("青鸾计划 复核代号", k=5, clearance=0))
+    admin.set_level(settings, con, doc_id, level_rank("秘密"), "admin")
+    assert all("青鸾计划" not in h.text for h in searcher.search("青鸾计划 复核代号", k=5, clearance=0))
+
+
+def test_langchain_retriever_respects_clearance(leveled_kb):
+    settings, con = leveled_kb
+    searcher = Searcher(settings, con)
+    public = ComplyRetriever(searcher=searcher, clearance=0, k=5).invoke("青鸾计划 复核代号")
+    assert all(d.metadata["level"] == "公开" for d in public)
+    secret = ComplyRetriever(searcher=searcher, clearance=2, k=3).invoke("青鸾计划 复核代号")
+    assert secret[0].metadata["doc_title"] == "内部合规手册" and "青鸾计划" in secret[0].page_content
+    assert secret[0].id == secret[0].metadata["chunk_id"]
