@@ -13,6 +13,8 @@ _ARTICLE = re.compile(rf"^第({_NUM})条(?:[\s　]+|(?=\S))(.*)$", re.S)
 _ANNEX_RULES = re.compile(r"^#*\s*附[\s　]*则\s*$")
 _ATTACHMENT = re.compile(r"^#*\s*附件\s*[\d一二三四五六七八九十]*[:：]?\s*(.*)$")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
+# What follows "第八十条" when it is cited rather than headed: 规定/所称/的/第一款/至/、…
+_REFERENCE_TAIL = re.compile(r"(规定|所|的|第|至|、|和|或|及|以及|中|之|项下|等)")
 # A heading line has no sentence punctuation: "第三章规定的情形，……。" is a paragraph, not a chapter.
 _SENTENCE_PUNCT = re.compile(r"[。，；！？]")
 _BLOCK_BREAK = re.compile(rf"^\s*#*\s*(第{_NUM}[编章节条]|附[\s　]*则\s*$|附件)")
@@ -73,7 +75,8 @@ def segment(body: str) -> Segmented:
     """Split a document body into articles, keeping 编/章/节 context and grouping 项 under their 款.
 
     An article heading without a following space is accepted only when it continues the numbering
-    (so a paragraph that starts with "第八十条规定的…" is not taken for a new article).
+    and is not followed by words of a cross-reference (so a paragraph that starts with
+    "第八十条规定的…" is not taken for a new article, even inside article 79).
     """
     part = chapter = section = None
     articles: list[Article] = []
@@ -108,7 +111,8 @@ def segment(body: str) -> Segmented:
             number = cn_to_int(article.group(1))
             spaced = para[len(f"第{article.group(1)}条") : len(f"第{article.group(1)}条") + 1] in (" ", "　", "\t")
             previous = articles[-1].number if articles else 0
-            if spaced or number == previous + 1:
+            reference = _REFERENCE_TAIL.match(article.group(2))
+            if spaced or (number == previous + 1 and not reference):
                 label = f"第{article.group(1)}条"
                 articles.append(Article(number, label, part, chapter, section, [article.group(2).strip()]))
                 continue
