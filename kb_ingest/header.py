@@ -73,10 +73,10 @@ _NUMBER_LEAD = re.compile(r"^.*(?:日|通过|公布|发布|印发|施行|会议|
 def _find_issuer(title: str, header_text: str) -> str | None:
     """The issuer: named at the start of the title, else the one named first in the header.
 
-    (Checking the tuple in order instead picked 国务院 for a CSRC rule whose header cites a
-    《国务院关于…》 amendment, and 最高人民法院 alone for joint interpretations.)
-
-    A judicial interpretation that both 最高人民法院 and 最高人民检察院 adopted has the joint issuer.
+    A judicial interpretation of both 最高人民法院 and 最高人民检察院 has the joint issuer, and a law
+    whose header names the NPC Standing Committee has it (it adopted or amended the text in force).
+    Position, not the order of ``_ISSUERS``, decides otherwise: a CSRC rule whose header cites a
+    《国务院关于…》 amendment is still the CSRC's.
     """
     title_head = title.split("关于", 1)[0]
     if all(court in title_head for court in _JOINT_COURTS) or (

@@ -16,7 +16,6 @@ from kb_ingest.cases import read_cases
 from kb_ingest.documents import parse_document
 from kb_ingest.errors import IngestError
 from kb_ingest.pipeline import CorpusChange, NewDocument, apply_change
-from kb_ingest.readers import SUPPORTED_SUFFIXES
 from kb_ingest.screening import Screener
 
 CASE_SUFFIXES = {".jsonl"}
@@ -59,11 +58,14 @@ def default_sources(settings: Settings) -> list[Path]:
 
 
 def collect_files(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
-    """Expand folders into supported files (sorted); missing or unsupported paths become error results."""
+    """Expand folders into their files (sorted, hidden ones skipped); missing paths become error results.
+
+    Unsupported files found in a folder are kept, so that the report names them instead of dropping them silently.
+    """
     files, problems = [], []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES | CASE_SUFFIXES)
+            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         elif path.is_file():
             files.append(path)
         else:

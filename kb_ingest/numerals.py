@@ -18,6 +18,9 @@ def cn_to_int(text: str) -> int:
         return int(text)
     if not text or any(ch not in _DIGITS and ch not in _UNITS for ch in text):
         raise ValueError(f"not a Chinese numeral: {text!r}")
+    if len(text) > 1 and not any(ch in _UNITS for ch in text):
+        # Positional digits (二〇二四): read digit by digit instead of keeping only the last one.
+        return int("".join(str(_DIGITS[ch]) for ch in text))
     total, digit = 0, None
     for ch in text:
         if ch in _DIGITS:

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb_ingest.errors import IngestError
+from kb_ingest.readers import decode_text
+
 
 @dataclass(frozen=True)
 class ScreenHit:
@@ -31,12 +34,12 @@ class Screener:
     def from_file(cls, path: Path) -> "Screener":
         """Load the list: one word per line, ``re:`` for a regular expression, ``#`` for comments.
 
-        Raises:
-            ValueError: when a pattern does not compile (naming its line).
-        """
-        from kb_ingest.errors import IngestError
-        from kb_ingest.readers import decode_text
+        The file may be UTF-8 (with or without BOM) or GBK. A missing file gives an empty list.
 
+        Raises:
+            ValueError: when a pattern does not compile or matches the empty string (naming its
+                line), or the file is not text.
+        """
         words, patterns = [], []
         if path.is_file():
             try:

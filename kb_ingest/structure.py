@@ -14,7 +14,7 @@ _ANNEX_RULES = re.compile(r"^#*\s*附[\s　]*则\s*$")
 _ATTACHMENT = re.compile(r"^#*\s*附件\s*[\d一二三四五六七八九十]*[:：]?\s*(.*)$")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 # What follows "第八十条" when it is cited rather than headed: 规定/所称/的/第一款/至/、…
-_REFERENCE_TAIL = re.compile(r"(规定|所|的|第|至|、|和|或|及|以及|中|之|项下|等)")
+_REFERENCE_TAIL = re.compile(rf"(规定|所称|所规定|所列|的规定|第{_NUM}[款项]|(?:至|、|和|或者|或|及|以及)第{_NUM}条)")
 # A heading line has no sentence punctuation: "第三章规定的情形，……。" is a paragraph, not a chapter.
 _SENTENCE_PUNCT = re.compile(r"[。，；！？]")
 _BLOCK_BREAK = re.compile(rf"^\s*#*\s*(第{_NUM}[编章节条]|附[\s　]*则\s*$|附件)")

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from comply.config import load_settings
 from kb_ingest.chunking import article_chunks, chunk_document, paragraph_chunks
 from kb_ingest.header import parse_header, split_header
 from kb_ingest.numerals import int_to_cn
 from kb_ingest.structure import Article, segment, split_paragraphs_into_kuan
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = load_settings().corpus_dir  # /work/shared/corpus unless COMPLY_CORPUS says otherwise
 REGULATIONS = sorted((CORPUS / "regulations").glob("*.md"))
 ARTICLE_LINE = re.compile(r"^第[〇零一二三四五六七八九十百千]+条", re.M)
 
@@ -110,8 +111,9 @@ def test_cross_reference_that_does_not_continue_numbering() -> None:
 
 
 def test_unspaced_article_heading_that_continues_numbering_is_accepted() -> None:
-    seg = segment(_body("第一条 甲。", "第二条乙应当如此。", "第三条　丙。"))
-    assert [(a.number, a.paragraphs[0]) for a in seg.articles] == [(1, "甲。"), (2, "乙应当如此。"), (3, "丙。")]
+    seg = segment(_body("第一条 甲。", "第二条中国证券监督管理委员会依法监管。", "第三条　丙。", "第四条第一款所称机构除外。"))
+    assert [(a.number, a.paragraphs[0]) for a in seg.articles] == [(1, "甲。"), (2, "中国证券监督管理委员会依法监管。"), (3, "丙。")]
+    assert seg.articles[-1].paragraphs[-1] == "第四条第一款所称机构除外。"
 
 
 def test_sentence_starting_with_a_chapter_reference_is_not_a_heading() -> None:

@@ -1,0 +1,242 @@
+"""Citation parsing, Chinese numerals, case JSONL reading and upload screening."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from comply.config import load_settings
+from kb_ingest.cases import read_cases
+from kb_ingest.citations import normalize_law_name, parse_citations
+from kb_ingest.errors import IngestError
+from kb_ingest.numerals import cn_to_int, int_to_cn
+from kb_ingest.screening import Screener
+
+CASES = load_settings().corpus_dir / "cases" / "cases.jsonl"  # the shared corpus unless COMPLY_CORPUS says otherwise
+PROJECT_WORDS = Path(__file__).resolve().parents[1] / "config" / "sensitive_words.txt"
+needs_cases = pytest.mark.skipif(not CASES.is_file(), reason="shared corpus not present")
+
+
+def _refs(text: str) -> list[tuple[str, int, int | None, int | None, int | None]]:
+    return [(c.law, c.article_no, c.paragraph_no, c.item_no, c.year) for c in parse_citations(text)]
+
+
+# --- citations ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("《证券法》第五十六条、第一百九十三条", [("证券法", 56, None, None, None), ("证券法", 193, None, None, None)], id="article-list"),
+        pytest.param("2005年《证券法》第七十三条、第七十六条", [("证券法", 73, None, None, 2005), ("证券法", 76, None, None, 2005)], id="year-prefix"),
+        pytest.param("《证券投资基金法》第二十条第六项", [("证券投资基金法", 20, None, 6, None)], id="item"),
+        pytest.param("广告法第九条第（三）项", [("广告法", 9, None, 3, None)], id="bare-name-bracketed-item"),
+        pytest.param("《证券法》（2005年修订）第六十七条第二款第二项", [("证券法", 67, 2, 2, 2005)], id="paren-year-kuan-item"),
+        pytest.param("2005年《证券法》第一百九十三条第二款、第三款", [("证券法", 193, 2, None, 2005), ("证券法", 193, 3, None, 2005)], id="kuan-continuation"),
+        pytest.param("《证券法》第十条第一款、第二款第三项", [("证券法", 10, 1, None, None), ("证券法", 10, 2, 3, None)], id="kuan-and-item-continuation"),
+        pytest.param("依据基金法第一百二十三条第一款的规定", [("基金法", 123, 1, None, None)], id="bare-name-after-verb"),
+        pytest.param("违反了广告法第二十八条", [("广告法", 28, None, None, None)], id="bare-name-after-verb-le"),
+        pytest.param("依据2005年修订的《中华人民共和国证券法》第一百九十三条第一款", [("中华人民共和国证券法", 193, 1, None, 2005)], id="year-xiuding-de"),
+        pytest.param("《证券法》第二百零二条和第二百零三条", [("证券法", 202, None, None, None), ("证券法", 203, None, None, None)], id="he-separator"),
+    ],
+)
+def test_parse_citations(text: str, expected: list) -> None:
+    assert _refs(text) == expected
+
+
+def test_citation_article_label_and_raw_text() -> None:
+    [cit] = parse_citations("当事人违反《证券法》第一百一十条的规定")
+    assert cit.article == "第一百一十条"
+    assert cit.raw == "《证券法》第一百一十条"
+
+
+def test_no_citation_without_article() -> None:
+    assert parse_citations("2005年《证券法》") == []
+    assert parse_citations("本公司严格遵守法律法规。") == []
+
+
+def test_normalize_law_name() -> None:
+    assert normalize_law_name("《中华人民共和国证券法》") == "证券法"
+    assert normalize_law_name(" 证券 法 ") == "证券法"
+
+
+@needs_cases
+def test_real_legal_basis_fields() -> None:
+    cases = {json.loads(line)["id"]: json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()}
+    penalty_25 = cases["case-0025"]["legal_basis_penalty"][0]
+    assert penalty_25 == "2005年《证券法》第一百九十三条第二款、第三款"
+    assert _refs(penalty_25) == [("证券法", 193, 2, None, 2005), ("证券法", 193, 3, None, 2005)]
+    abs_rule = cases["case-0003"]["legal_basis_violated"][2]
+    assert [(c.article_no, c.item_no) for c in parse_citations(abs_rule)] == [(13, 1), (13, 7), (13, 9)]
+    insider = cases["case-0034"]["legal_basis_violated"][0]
+    assert _refs(insider) == [("证券法", 67, 2, 2, 2005), ("证券法", 74, None, None, 2005), ("证券法", 75, None, 1, 2005)]
+    fund = cases["case-0048"]["legal_basis_violated"][0]
+    assert _refs(fund) == [("证券投资基金法", 20, None, 6, None)]
+    [sales] = [s for s in cases["case-0001"]["legal_basis_penalty"] if "销售机构" in s]
+    assert _refs(sales) == [("公开募集证券投资基金销售机构监督管理办法", 53, None, None, None)]
+
+
+@needs_cases
+def test_every_cited_chinese_article_in_legal_basis_is_found() -> None:
+    article = re.compile(r"第[〇零一二三四五六七八九十百千]+条")
+    checked = 0
+    for line in CASES.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        for text in case.get("legal_basis_violated", []) + case.get("legal_basis_penalty", []):
+            wanted = [cn_to_int(m.group(0)[1:-1]) for m in article.finditer(text)]
+            found = {c.article_no for c in parse_citations(text)}
+            assert set(wanted) <= found, text
+            checked += len(wanted)
+    assert checked > 50
+
+
+# --- numerals ----------------------------------------------------------------------------------
+
+def test_numerals_round_trip_1_to_1000() -> None:
+    for n in range(1, 1001):
+        assert cn_to_int(int_to_cn(n)) == n
+
+
+@pytest.mark.parametrize(
+    ("n", "cn"),
+    [(1, "一"), (10, "十"), (11, "十一"), (20, "二十"), (101, "一百零一"), (110, "一百一十"), (119, "一百一十九"),
+     (200, "二百"), (226, "二百二十六"), (1000, "一千"), (1010, "一千零一十"), (1001, "一千零一")],
+)
+def test_int_to_cn_statute_forms(n: int, cn: str) -> None:
+    assert int_to_cn(n) == cn
+    assert cn_to_int(cn) == n
+
+
+def test_cn_to_int_variants_and_errors() -> None:
+    assert cn_to_int("两百") == 200
+    assert cn_to_int(" 135 ") == 135
+    assert cn_to_int("一百〇五") == 105
+    assert cn_to_int("二〇二四") == 2024  # positional digits, as in years
+    for bad in ("", "第一", "abc"):
+        with pytest.raises(ValueError):
+            cn_to_int(bad)
+    for bad in (0, 10000):
+        with pytest.raises(ValueError):
+            int_to_cn(bad)
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+@needs_cases
+def test_read_real_cases() -> None:
+    cases, problems = read_cases(CASES, 50 * 2**20)
+    assert problems == []
+    assert len(cases) == 59
+    assert len({c.case_id for c in cases}) == 59
+    assert all(c.title and c.source_path == str(CASES.resolve()) for c in cases)
+    by_id = {c.case_id: c for c in cases}
+    penalty = [(c.law, c.article_no, c.paragraph_no) for role, c in by_id["case-0025"].citations if role == "penalty"]
+    assert ("证券法", 193, 3) in penalty
+    assert any(role == "text" for c in cases for role, _ in c.citations)
+
+
+def _case(case_id: str | None, title: str = "某证券公司营业部被出具警示函") -> str:
+    obj = {"title": title, "legal_basis_violated": ["《证券法》第五十六条"], "full_text": "依据《证券法》第一百九十三条"}
+    if case_id is not None:
+        obj["id"] = case_id
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def test_read_cases_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "bad_cases.jsonl"
+    lines = [
+        _case("c-1"),
+        '{"id": "c-2", "title": "缺右括号"',
+        _case(None),
+        _case("c-1", "重复编号的另一条"),
+        "[1, 2, 3]",
+        "",
+        _case("c-3"),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cases, problems = read_cases(path, 2**20)
+    assert [c.case_id for c in cases] == ["c-1", "c-3"]
+    assert cases[0].title == "某证券公司营业部被出具警示函"  # the first c-1 wins
+    assert len(problems) == 4
+    assert all(p.startswith("bad_cases.jsonl") for p in problems)
+    assert "第 2 行" in problems[0] and "JSON" in problems[0]
+    assert "第 3 行" in problems[1] and "缺少 id" in problems[1]
+    assert "第 4 行" in problems[2] and "c-1" in problems[2] and "重复" in problems[2]
+    assert "第 5 行" in problems[3] and "不是 JSON 对象" in problems[3]
+    assert [(role, c.article_no) for role, c in cases[0].citations] == [("violated", 56), ("text", 193)]
+
+
+def test_read_cases_whole_file_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(IngestError) as info:
+        read_cases(empty, 2**20)
+    assert info.value.kind == "empty" and "empty.jsonl" in info.value.message
+    big = tmp_path / "big.jsonl"
+    big.write_text(_case("c-1") + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as info:
+        read_cases(big, 10)
+    assert info.value.kind == "oversize" and "10 字节" in info.value.message
+    gbk = tmp_path / "gbk.jsonl"
+    gbk.write_bytes((_case("c-9") + "\n").encode("gbk"))
+    cases, problems = read_cases(gbk, 2**20)
+    assert [c.case_id for c in cases] == ["c-9"] and problems == []
+
+
+# --- screening ---------------------------------------------------------------------------------
+
+ID_NUMBER = "110101199003071234"
+PHONE = "13812345678"
+
+
+def test_screener_words_patterns_and_masking(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("# 注释\n\n绝密\n内幕消息\nre:(?<!\\d)\\d{17}[\\dXx](?!\\d)\nre:(?<!\\d)1[3-9]\\d{9}(?!\\d)\n", encoding="utf-8")
+    screener = Screener.from_file(words)
+    assert screener.words == ["绝密", "内幕消息"] and len(screener.patterns) == 2
+    text = f"客户身份证{ID_NUMBER}，电话{PHONE}，本材料含内幕消息，绝密。"
+    hits = screener.screen(text)
+    assert [h.offset for h in hits] == sorted(h.offset for h in hits)
+    assert [h.rule for h in hits][2:] == ["内幕消息", "绝密"]
+    id_hit, phone_hit = hits[0], hits[1]
+    assert id_hit.offset == text.index(ID_NUMBER) and phone_hit.offset == text.index(PHONE)
+    assert ID_NUMBER not in id_hit.match and id_hit.match == "11" + "*" * 14 + "34"
+    assert PHONE not in phone_hit.match and phone_hit.match == "13" + "*" * 7 + "78"
+    assert screener.screen("一份普通的产品说明。") == []
+    assert len(screener.screen(text, limit=2)) == 2
+
+
+def test_project_word_list_flags_personal_data() -> None:
+    screener = Screener.from_file(PROJECT_WORDS)
+    assert screener.words and screener.patterns
+    hits = screener.screen(f"附客户名单：张三 {ID_NUMBER} {PHONE}")
+    assert "客户名单" in [h.rule for h in hits]
+    assert all(ID_NUMBER not in h.match and PHONE not in h.match for h in hits)
+    assert sum(h.rule.startswith("re:") for h in hits) == 2
+
+
+def test_bad_regex_line_is_named(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("绝密\n# 注释\nre:([未闭合\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="第 3 行"):
+        Screener.from_file(words)
+    empty_pattern = tmp_path / "empty_pattern.txt"
+    empty_pattern.write_text("绝密\nre:\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="第 2 行"):
+        Screener.from_file(empty_pattern)
+
+
+def test_word_list_with_bom_or_gbk(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("绝密\n严禁外传\n".encode("utf-8-sig"))
+    assert [h.rule for h in Screener.from_file(bom).screen("本文件绝密")] == ["绝密"]
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("严禁外传\n".encode("gbk"))
+    assert [h.rule for h in Screener.from_file(gbk).screen("严禁外传的材料")] == ["严禁外传"]
+
+
+def test_missing_word_list_screens_nothing(tmp_path: Path) -> None:
+    screener = Screener.from_file(tmp_path / "missing.txt")
+    assert screener.screen("绝密 " + ID_NUMBER) == []
