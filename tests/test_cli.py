@@ -1,0 +1,68 @@
+"""The comply command line as scripts call it (separate processes over a real knowledge base)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REGULATIONS
+from kb_ingest.ingest import ingest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def cli_env(small_kb):
+    settings, con = small_kb
+    ingest(settings, con, [REGULATIONS / "中华人民共和国证券法.md"])
+    con.close()
+    env = {**os.environ, "COMPLY_DATA": str(settings.data_dir), "COMPLY_CORPUS": str(settings.corpus_dir)}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "comply.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+def test_batch_search_writes_one_json_line_per_query(cli_env, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        "\n".join(json.dumps(q, ensure_ascii=False) for q in [
+            {"id": "a", "query": "证券法第八十条"},
+            {"id": 7, "query": "证券公司不得对客户证券买卖的收益作出承诺"},
+            {"id": "junk", "query": "今天天气怎么样"},
+        ]) + "\n", encoding="utf-8")
+    out = cli_env("search", "--queries", str(queries), "--json", "-k", "3")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", 7, "junk"]
+    first = lines[0]["hits"][0]
+    assert set(first) == {"chunk_id", "doc_title", "article", "path", "text", "score", "level"}
+    assert (first["doc_title"], first["article"], first["level"]) == ("中华人民共和国证券法", "第八十条", "公开")
+    assert lines[1]["hits"][0]["article"] == "第一百三十五条"
+    assert lines[2]["hits"] == []
+
+
+def test_search_without_basis_says_so(cli_env):
+    out = cli_env("search", "红烧肉怎么做才好吃")
+    assert out.returncode == 0 and "未找到依据" in out.stdout
+
+
+def test_ingest_reports_errors_with_exit_code(cli_env, tmp_path):
+    bad = tmp_path / "坏文件.pdf"
+    bad.write_bytes(b"%PDF-1.7 garbage")
+    out = cli_env("ingest", str(bad), "--json")
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["index_version"] is None and report["files"][0]["kind"] == "corrupt"
+    status = json.loads(cli_env("status", "--json").stdout)
+    assert status["index_version"] == 1 and status["documents"] == {"live": 1}
+
+
+def test_invalid_level_is_refused_clearly(cli_env):
+    out = cli_env("search", "证券法", "--clearance", "绝密")
+    assert out.returncode == 2 and "未知密级" in out.stderr
