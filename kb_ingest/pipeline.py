@@ -6,6 +6,7 @@ Every change (ingest, replace, delete, level change, approval of a held document
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import duckdb
 from comply import audit
 from comply.config import Settings
 from comply.db import rows_as_dicts, transaction
-from kb_ingest.cases import CaseRecord
+from kb_ingest.cases import CaseRecord, parse_case
 from kb_ingest.chunking import ChunkDraft
 from kb_ingest.documents import ParsedDocument
 from kb_ingest.embedding import get_embedder
@@ -85,8 +86,6 @@ def _stored_chunks(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> list[t
 
 
 def _future_cases(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> tuple[list[CaseRecord], dict[str, int]]:
-    from kb_ingest.cases import parse_case
-
     stored = rows_as_dicts(con.execute("SELECT case_id, level, raw FROM cases WHERE state = 'live'"))
     cases = {r["case_id"]: (parse_case(json.loads(r["raw"]), 0), r["level"]) for r in stored}
     for case_id in change.case_deletes:
@@ -151,8 +150,6 @@ def apply_change(
 
 
 def _hash(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

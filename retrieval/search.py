@@ -145,14 +145,15 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        floor = self.settings.dense_floor
-        ranked = self.rank(self.index().chunks, query, clearance, mode, floor, self._named_docs(query, clearance))
-        lookups = [(h.chunk_id, 1.0) for h in lookup_provisions(self.con, query, clearance)] if mode == "hybrid" else []
+        ranked = self.rank(
+            self.index().chunks, query, clearance, mode, self.settings.dense_floor, self._named_docs(query, clearance)
+        )
+        named = [h.chunk_id for h in lookup_provisions(self.con, query, clearance)] if mode == "hybrid" else []
         seen, order = set(), []
-        for chunk_id, score in lookups + ranked:
+        for chunk_id, score, how in [(c, 1.0, "lookup") for c in named] + [(c, s, mode) for c, s in ranked]:
             if chunk_id not in seen:
                 seen.add(chunk_id)
-                order.append((chunk_id, score, "lookup" if (chunk_id, score) in lookups else mode))
+                order.append((chunk_id, score, how))
         rows = self._chunk_rows([c for c, _, _ in order[: k * 2]], clearance)
         hits = [Hit(score=s, match=m, **rows[c]) for c, s, m in order if c in rows]
         return hits[:k]
