@@ -10,8 +10,8 @@ import duckdb
 from tqdm import tqdm
 
 from comply.config import Settings
-from corpus import describe
 from comply.levels import level_name
+from corpus import describe
 from kb_ingest.cases import read_cases
 from kb_ingest.documents import parse_document
 from kb_ingest.errors import IngestError

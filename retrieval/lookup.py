@@ -37,13 +37,17 @@ def _named(query: str, docs: list[LiveDoc]) -> list[tuple[LiveDoc, int, int | No
     return out
 
 
-def lookup_provisions(con: duckdb.DuckDBPyConnection, query: str, clearance: int) -> list[LookupHit]:
-    """Resolve provisions named in the query to chunks visible at this clearance, in the order named."""
-    if "条" not in query:
-        return []
-    docs = [LiveDoc(*d) for d in con.execute(
+def visible_docs(con: duckdb.DuckDBPyConnection, clearance: int) -> list[LiveDoc]:
+    """The live documents a caller with this clearance may see."""
+    return [LiveDoc(*d) for d in con.execute(
         "SELECT doc_id, doc_key, version_date FROM documents WHERE state = 'live' AND level <= ?", [clearance]
     ).fetchall()]
+
+
+def lookup_provisions(con: duckdb.DuckDBPyConnection, query: str, docs: list[LiveDoc]) -> list[LookupHit]:
+    """Resolve provisions named in the query to chunks of the given (visible) documents, in the order named."""
+    if "条" not in query:
+        return []
     hits: list[LookupHit] = []
     for doc, article_no, paragraph_no in _named(query, docs):
         rows = con.execute(

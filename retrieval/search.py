@@ -16,7 +16,7 @@ from comply.levels import level_name
 from kb_ingest.embedding import get_embedder
 from kb_ingest.pipeline import live_version
 from retrieval.collection import Collection
-from retrieval.lookup import lookup_provisions
+from retrieval.lookup import lookup_provisions, visible_docs
 from retrieval.store import IndexVersion, load_version
 from retrieval.tokenize import get_tokenizer
 
@@ -109,14 +109,15 @@ class Searcher:
         return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode([text])[0]
 
     def rank(
-        self, coll: Collection, query: str, clearance: int, mode: str, floor: float,
+        self, index: IndexVersion, coll: Collection, query: str, clearance: int, mode: str, floor: float,
         prefer: frozenset[str] = frozenset(), depth: int = CANDIDATES,
     ) -> list[tuple[str, float]]:
         """Ids ranked for the query among rows visible at this clearance, with their scores.
 
         Hybrid and dense keep only rows whose cosine similarity reaches ``floor`` (BM25 alone
         matches stray words such as 基本原理 in unrelated questions); BM25 keeps rows with any term match.
-        In hybrid mode, ids whose prefix (the document id of a chunk) is in ``prefer`` get a small boost.
+        In hybrid mode, ids whose prefix (the document id of a chunk) is in ``prefer`` (documents the query
+        names by title or short title) get a small boost. ``coll`` is one of ``index``'s collections.
         """
         if mode not in MODES:
             raise ValueError(f"未知检索模式 {mode}，可选：{', '.join(MODES)}")
@@ -124,7 +125,7 @@ class Searcher:
         dense = dict(coll.dense_search(vec, depth, clearance)) if vec is not None else {}
         sparse = {}
         if mode != "dense":
-            sparse = dict(coll.bm25_search(get_tokenizer(self.index().user_words).tokens(query), depth, clearance))
+            sparse = dict(coll.bm25_search(get_tokenizer(index.user_words).tokens(query), depth, clearance))
         if mode == "bm25":
             return [(coll.ids[r], s) for r, s in sorted(sparse.items(), key=lambda x: -x[1])]
         if mode == "hybrid":
@@ -145,10 +146,13 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        ranked = self.rank(
-            self.index().chunks, query, clearance, mode, self.settings.dense_floor, self._named_docs(query, clearance)
-        )
-        named = [h.chunk_id for h in lookup_provisions(self.con, query, clearance)] if mode == "hybrid" else []
+        index = self.index()
+        named, prefer = [], frozenset()
+        if mode == "hybrid":
+            docs = visible_docs(self.con, clearance)
+            named = [h.chunk_id for h in lookup_provisions(self.con, query, docs)]
+            prefer = frozenset(d.doc_id for d in docs if d.doc_key.removeprefix("中华人民共和国") in query)
+        ranked = self.rank(index, index.chunks, query, clearance, mode, self.settings.dense_floor, prefer)
         seen, order = set(), []
         for chunk_id, score, how in [(c, 1.0, "lookup") for c in named] + [(c, s, mode) for c, s in ranked]:
             if chunk_id not in seen:
@@ -157,11 +161,6 @@ class Searcher:
         rows = self._chunk_rows([c for c, _, _ in order[: k * 2]], clearance)
         hits = [Hit(score=s, match=m, **rows[c]) for c, s, m in order if c in rows]
         return hits[:k]
-
-    def _named_docs(self, query: str, clearance: int) -> frozenset[str]:
-        """Live documents the query names by title or short title (证券法, 广告法 …)."""
-        docs = self.con.execute("SELECT doc_id, doc_key FROM documents WHERE state = 'live' AND level <= ?", [clearance]).fetchall()
-        return frozenset(doc_id for doc_id, key in docs if key.removeprefix("中华人民共和国") in query)
 
     def _chunk_rows(self, chunk_ids: list[str], clearance: int) -> dict[str, dict]:
         """Chunk rows that are live and within clearance (a second guard behind the index's own filter)."""
@@ -177,7 +176,8 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        ranked = self.rank(self.index().cases, query, clearance, "hybrid", self.settings.case_dense_floor)[:k]
+        index = self.index()
+        ranked = self.rank(index, index.cases, query, clearance, "hybrid", self.settings.case_dense_floor)[:k]
         rows = rows_as_dicts(self.con.execute(
             "SELECT case_id, title, authority, date, measure_type, penalty, "
             "coalesce(violation_summary, left(full_text, 160)) AS snippet, level FROM cases "
