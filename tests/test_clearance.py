@@ -2,63 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 
 from comply.levels import level_rank
 from kb_ingest import admin
-from kb_ingest.ingest import ingest
 from retrieval.langchain_retriever import ComplyRetriever
 from retrieval.search import Searcher
 
 pytestmark = pytest.mark.integration
-
-SECRET_POLICY = """# 衡岳证券内部合规手册（秘密）
-
-第一条 为规范营销人员客户招揽行为，制定本手册。
-
-第二条 营销人员向高净值客户推介私募产品前，须经合规部双人复核，复核代号为“青鸾计划”。
-
-第三条 对客户投诉的处理时限为五个工作日，超过时限的须报告首席合规官。
-"""
-
-INTERNAL_POLICY = """# 衡岳证券员工执业行为守则（内部）
-
-第一条 员工不得在朋友圈发布未经合规审查的产品宣传材料。
-
-第二条 员工不得向客户承诺收益，不得代客理财，违者按“白鹭条款”处理。
-
-第三条 员工发现客户疑似洗钱的，应当在当日报告合规部。
-"""
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.md"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture()
-def leveled_kb(small_kb, tmp_path):
-    from conftest import REGULATIONS
-
-    settings, con = small_kb
-    files = tmp_path / "files"
-    public = [REGULATIONS / "证券公司监督管理条例.md", REGULATIONS / "中华人民共和国广告法.md"]
-    assert ingest(settings, con, public, level=0).errors == []
-    assert ingest(settings, con, [_write(files, "员工执业行为守则", INTERNAL_POLICY)], level=1).errors == []
-    assert ingest(settings, con, [_write(files, "内部合规手册", SECRET_POLICY)], level=2).errors == []
-    cases = tmp_path / "cases.jsonl"
-    cases.write_text(json.dumps({"id": "case-secret-1", "title": "内部调查：营销人员违规承诺收益（青鸾计划）",
-                                 "violation_summary": "营销人员向客户承诺保本保收益，违反青鸾计划复核要求。"}, ensure_ascii=False) + "\n",
-                     encoding="utf-8")
-    assert ingest(settings, con, [cases], level=2).errors == []
-    return settings, con
-
 
 def _levels_of(con, chunk_ids):
     if not chunk_ids:

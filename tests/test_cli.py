@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import REGULATIONS
+from tgi_double import Reply, TgiDouble
 from kb_ingest.ingest import ingest
 
 pytestmark = pytest.mark.integration
@@ -22,8 +23,10 @@ def cli_env(small_kb):
     con.close()
     env = {**os.environ, "COMPLY_DATA": str(settings.data_dir), "COMPLY_CORPUS": str(settings.corpus_dir)}
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "comply.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "comply.cli", *args], env={**env, **extra_env}, capture_output=True, text=True, timeout=300
+        )
 
     return run
 
@@ -66,3 +69,33 @@ def test_ingest_reports_errors_with_exit_code(cli_env, tmp_path):
 def test_invalid_level_is_refused_clearly(cli_env):
     out = cli_env("search", "证券法", "--clearance", "绝密")
     assert out.returncode == 2 and "未知密级" in out.stderr
+
+
+ASK_KEYS = {"answer", "citations", "cases", "mode", "model", "ttft_s", "total_s"}
+
+
+def test_ask_json_over_a_tgi_server(cli_env):
+    with TgiDouble(model_id="test/tgi") as tgi:
+        tgi.enqueue(Reply(content="不能。证券公司不得对客户证券买卖的收益作出承诺[1]。另见[9]。"))
+        out = cli_env("ask", "证券公司能否向客户承诺保本保收益？", "--json", COMPLY_LLM_URL=tgi.url)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert set(answer) == ASK_KEYS and (answer["mode"], answer["model"]) == ("llm", "test/tgi")
+    assert [(c["n"], c["article"], c["verified"]) for c in answer["citations"]] == [(1, "第一百三十五条", True), (9, None, False)]
+    assert "[9]" not in answer["answer"] and 0 <= answer["ttft_s"] <= answer["total_s"]
+    assert tgi.schema_errors == []
+
+
+def test_ask_with_unreachable_llm_answers_from_clauses(cli_env):
+    out = cli_env("ask", "证券公司能否向客户承诺保本保收益？", COMPLY_LLM_URL="http://127.0.0.1:9", COMPLY_LLM_TIMEOUT="2")
+    assert out.returncode == 0, out.stderr
+    assert "未使用大模型（无法连接大模型服务" in out.stdout and "第一百三十五条" in out.stdout
+    assert "模式：retrieval-only" in out.stdout
+
+
+def test_llm_status_reports_tgi_backend(cli_env):
+    with TgiDouble(model_id="test/tgi") as tgi:
+        ok = json.loads(cli_env("llm", "--json", COMPLY_LLM_URL=tgi.url).stdout)
+    assert (ok["kind"], ok["model"], ok["healthy"]) == ("tgi", "test/tgi", True)
+    off = cli_env("llm", COMPLY_LLM="off")
+    assert off.returncode == 1 and "已在配置中关闭" in off.stdout

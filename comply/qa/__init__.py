@@ -1,0 +1,1 @@
+"""Chat Q&A over the knowledge base: grounded prompts, citation verification, audited answers."""

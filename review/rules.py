@@ -1,0 +1,339 @@
+"""The deterministic stage of draft review: rules kept as data (config/review_rules.toml + the lexicon), applied by regex.
+
+A rule fires on a match of one of its ``patterns`` unless, within the match's window (its sentence,
+clipped to ``window`` characters either side), an ``unless`` pattern matches or a ``requires``
+pattern does not; ``doc_unless`` / ``doc_requires`` look at the whole draft instead (document-level
+rules such as a missing risk warning). Findings of one category that overlap, or touch across a
+gap of at most four characters within a sentence, are merged into one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from comply.config import Settings, load_settings
+from review.taxonomy import Taxonomy, load_taxonomy
+
+SEVERITIES = ("high", "medium", "low")
+KINDS = ("term", "regex")
+SPANS = ("match", "clause", "sentence")
+SENTENCE_DELIMS = "。！？；!?;\n"
+CLAUSE_DELIMS = SENTENCE_DELIMS + "，,：:｜|【】"
+_JOINABLE_GAP = re.compile(r"[^。！？；!?;\n]{0,4}")
+_REQUIRED = ("id", "category", "severity", "explanation", "legal_basis", "suggestion")
+_CONDITIONS = ("unless", "requires", "doc_unless", "doc_requires")
+_RULE_KEYS = frozenset(_REQUIRED + _CONDITIONS + ("kind", "patterns", "span", "once"))
+_LEXICON_KEYS = frozenset(_REQUIRED + _CONDITIONS + ("lexicon_categories", "terms", "span"))
+LEXICON_PATH = Path("lexicons") / "financial_marketing_prohibited_terms.json"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One review rule as written in the rules file (lexicon groups become ``term`` rules)."""
+
+    id: str
+    category: str
+    severity: str
+    kind: str
+    patterns: tuple[str, ...]
+    explanation: str
+    legal_basis: tuple[str, ...]
+    suggestion: str
+    unless: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    doc_unless: tuple[str, ...] = ()
+    doc_requires: tuple[str, ...] = ()
+    span: str = "match"
+    once: bool = False
+
+
+@dataclass(frozen=True)
+class LexiconTerm:
+    """A lexicon term and the rule (category, explanation, basis) it was mapped to."""
+
+    term: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    matchers: tuple[re.Pattern[str], ...]
+    unless: re.Pattern[str] | None
+    requires: re.Pattern[str] | None
+    doc_unless: re.Pattern[str] | None
+    doc_requires: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Validated, compiled rules ready for :func:`apply_rules`."""
+
+    rules: tuple[Rule, ...]
+    lexicon_terms: tuple[LexiconTerm, ...]
+    window: int
+    compiled: tuple[_Compiled, ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """An audit point: a verbatim span ``text[start:end]`` with its category and advice."""
+
+    span: str
+    start: int
+    end: int
+    category: str
+    severity: str
+    explanation: str
+    legal_basis: tuple[str, ...]
+    suggestion: str
+    rule_id: str
+
+
+def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None = None) -> RuleSet:
+    """Read, validate and compile the rules file, plus the lexicon mapped by its ``[[lexicon]]`` groups.
+
+    Raises:
+        ValueError: in Chinese, naming the rule, on a missing or unknown field, an unknown category,
+            severity, kind or citation, a bad regex, or a lexicon term no group maps.
+    """
+    try:
+        raw = tomllib.loads(Path(rules_file).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"无法读取审查规则文件 {rules_file}：{exc}") from exc
+    window = raw.get("settings", {}).get("window", 20)
+    if not isinstance(window, int) or window <= 0:
+        raise ValueError(f"审查规则文件 {rules_file} 的 settings.window 必须是正整数")
+    sets = raw.get("sets", {})
+    entries = _read_lexicon(lexicon_file) if lexicon_file is not None else []
+    allowed_basis = taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}
+    rules = [_rule(item, taxonomy, allowed_basis, sets) for item in raw.get("rules", [])]
+    lexicon_terms: list[LexiconTerm] = []
+    if lexicon_file is not None:
+        lexicon_rules, lexicon_terms = _lexicon_rules(entries, raw.get("lexicon", []), taxonomy, allowed_basis, sets)
+        rules += lexicon_rules
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise ValueError(f"审查规则“{rule.id}”的 id 重复")
+        seen.add(rule.id)
+    return RuleSet(tuple(rules), tuple(lexicon_terms), window, tuple(_compile(r) for r in rules))
+
+
+def load_default_rules(settings: Settings | None = None) -> RuleSet:
+    """The rules file, taxonomy and lexicon (``corpus_dir/lexicons/…``) named by the settings."""
+    settings = settings or load_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    return load_rules(settings.review_rules_file, taxonomy, settings.corpus_dir / LEXICON_PATH)
+
+
+def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
+    """All findings in ``text``, same-category overlaps merged, sorted by start."""
+    sentences = _delimiter_positions(text, SENTENCE_DELIMS)
+    clauses = _delimiter_positions(text, CLAUSE_DELIMS)
+    findings: list[RuleFinding] = []
+    for compiled in rules.compiled:
+        rule = compiled.rule
+        if compiled.doc_requires and not compiled.doc_requires.search(text):
+            continue
+        if compiled.doc_unless and compiled.doc_unless.search(text):
+            continue
+        for matcher in compiled.matchers:
+            hits = [m for m in matcher.finditer(text) if m.end() > m.start() and _passes(text, m, compiled, sentences, rules.window)]
+            for m in hits[:1] if rule.once else hits:
+                findings.append(_finding(text, m.start(), m.end(), rule, sentences, clauses))
+            if rule.once and hits:
+                break
+    return _merge(text, findings)
+
+
+def _rule(item: dict, taxonomy: Taxonomy, allowed_basis: frozenset[str], sets: dict) -> Rule:
+    rid = item.get("id") or "（未命名）"
+    unknown = set(item) - _RULE_KEYS
+    if unknown:
+        raise ValueError(f"审查规则“{rid}”含未知字段：{', '.join(sorted(unknown))}")
+    for key in _REQUIRED + ("kind", "patterns"):
+        if key not in item or item[key] in ("", []):
+            raise ValueError(f"审查规则“{rid}”缺少必填字段：{key}")
+    if item["kind"] not in KINDS:
+        raise ValueError(f"审查规则“{rid}”的 kind 必须是 {' 或 '.join(KINDS)}，而不是“{item['kind']}”")
+    _check_common(rid, item, taxonomy, allowed_basis)
+    return Rule(
+        id=rid, category=item["category"], severity=item["severity"], kind=item["kind"],
+        patterns=_strings(rid, "patterns", item["patterns"]), explanation=item["explanation"],
+        legal_basis=tuple(item["legal_basis"]), suggestion=item["suggestion"],
+        **{k: _expand(rid, k, item.get(k, []), sets) for k in _CONDITIONS},
+        span=item.get("span", "match"), once=bool(item.get("once", False)),
+    )
+
+
+def _check_common(rid: str, item: dict, taxonomy: Taxonomy, allowed_basis: frozenset[str]) -> None:
+    if item["category"] not in taxonomy.ids:
+        raise ValueError(f"审查规则“{rid}”的类别“{item['category']}”不在分类表中（可用：{', '.join(taxonomy.ids)}）")
+    if item["severity"] not in SEVERITIES:
+        raise ValueError(f"审查规则“{rid}”的 severity 必须是 {'/'.join(SEVERITIES)} 之一，而不是“{item['severity']}”")
+    if item.get("span", "match") not in SPANS:
+        raise ValueError(f"审查规则“{rid}”的 span 必须是 {'/'.join(SPANS)} 之一")
+    for citation in _strings(rid, "legal_basis", item["legal_basis"]):
+        if citation not in allowed_basis:
+            raise ValueError(f"审查规则“{rid}”的法律依据“{citation}”不在分类表或词表的依据中")
+
+
+def _strings(rid: str, key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"审查规则“{rid}”的 {key} 必须是非空字符串列表")
+    return tuple(value)
+
+
+def _expand(rid: str, key: str, value: object, sets: dict) -> tuple[str, ...]:
+    """Condition patterns with ``@name`` replaced by the named list from ``[sets]``."""
+    if value == []:
+        return ()
+    out: list[str] = []
+    for item in _strings(rid, key, value):
+        if item.startswith("@"):
+            if item[1:] not in sets:
+                raise ValueError(f"审查规则“{rid}”的 {key} 引用了未定义的模式集“{item}”")
+            out += _strings(rid, f"sets.{item[1:]}", sets[item[1:]])
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _read_lexicon(lexicon_file: Path) -> list[dict]:
+    """The lexicon's entries (each with ``term``, ``category``, ``rule``, ``article``)."""
+    try:
+        entries = json.loads(Path(lexicon_file).read_text(encoding="utf-8"))["entries"]
+        if not all(isinstance(e[k], str) and e[k] for e in entries for k in ("term", "category", "rule", "article")):
+            raise ValueError("词条缺少 term/category/rule/article")
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"无法读取词表 {lexicon_file}：{exc}") from exc
+    return entries
+
+
+def _lexicon_rules(entries: list[dict], groups: list[dict], taxonomy: Taxonomy, allowed_basis: frozenset[str],
+                   sets: dict) -> tuple[list[Rule], list[LexiconTerm]]:
+    """One ``term`` rule per ``[[lexicon]]`` group, holding the lexicon terms mapped to it."""
+    for group in groups:
+        rid = group.get("id") or "（未命名的词表映射）"
+        unknown = set(group) - _LEXICON_KEYS
+        if unknown:
+            raise ValueError(f"词表映射“{rid}”含未知字段：{', '.join(sorted(unknown))}")
+        for key in _REQUIRED + ("lexicon_categories",):
+            if not group.get(key):
+                raise ValueError(f"词表映射“{rid}”缺少必填字段：{key}")
+        _check_common(rid, group, taxonomy, allowed_basis)
+        for term in group.get("terms", []):
+            if not any(e["term"] == term and e["category"] in group["lexicon_categories"] for e in entries):
+                raise ValueError(f"词表映射“{rid}”列出的词“{term}”不在词表相应类别中")
+    assigned: dict[str, list[str]] = {g["id"]: [] for g in groups}
+    for entry in entries:
+        group = _group_for(entry, groups)
+        if entry["term"] not in assigned[group["id"]]:
+            assigned[group["id"]].append(entry["term"])
+    rules: list[Rule] = []
+    terms: list[LexiconTerm] = []
+    for group in groups:
+        if not assigned[group["id"]]:
+            continue
+        rid = group["id"]
+        rule = Rule(
+            id=rid, category=group["category"], severity=group["severity"], kind="term",
+            patterns=tuple(assigned[rid]), explanation=group["explanation"], legal_basis=tuple(group["legal_basis"]),
+            suggestion=group["suggestion"], **{k: _expand(rid, k, group.get(k, []), sets) for k in _CONDITIONS},
+            span=group.get("span", "match"),
+        )
+        rules.append(rule)
+        terms += [LexiconTerm(t, rule) for t in rule.patterns]
+    return rules, terms
+
+
+def _group_for(entry: dict, groups: list[dict]) -> dict:
+    """The group naming this term explicitly, else the one covering its lexicon category."""
+    covering = [g for g in groups if entry["category"] in g["lexicon_categories"]]
+    explicit = [g for g in covering if entry["term"] in g.get("terms", [])]
+    general = [g for g in covering if not g.get("terms")]
+    chosen = explicit or general
+    if len(chosen) != 1:
+        why = "没有映射到审查类别" if not chosen else f"被多个映射同时认领（{', '.join(g['id'] for g in chosen)}）"
+        raise ValueError(f"词表词条“{entry['term']}”（类别“{entry['category']}”）{why}")
+    return chosen[0]
+
+
+def _compile(rule: Rule) -> _Compiled:
+    def one(pattern: str) -> re.Pattern[str]:
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"审查规则“{rule.id}”的正则表达式无效：{pattern}（{exc}）") from exc
+
+    def joined(patterns: Iterable[str]) -> re.Pattern[str] | None:
+        patterns = list(patterns)
+        for p in patterns:
+            one(p)
+        return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+    if rule.kind == "term":
+        matchers = (re.compile("|".join(re.escape(t) for t in sorted(rule.patterns, key=len, reverse=True))),)
+    else:
+        matchers = tuple(one(p) for p in rule.patterns)
+    return _Compiled(rule, matchers, joined(rule.unless), joined(rule.requires), joined(rule.doc_unless), joined(rule.doc_requires))
+
+
+def _delimiter_positions(text: str, delims: str) -> list[int]:
+    return [i for i, ch in enumerate(text) if ch in delims]
+
+
+def _segment(positions: list[int], start: int, end: int, length: int) -> tuple[int, int]:
+    """The delimiter-bounded segment containing text[start:end]."""
+    i = bisect.bisect_left(positions, start)
+    seg_start = positions[i - 1] + 1 if i else 0
+    j = bisect.bisect_left(positions, end)
+    seg_end = positions[j] if j < len(positions) else length
+    return seg_start, max(seg_end, end)
+
+
+def _passes(text: str, m: re.Match[str], compiled: _Compiled, sentences: list[int], window: int) -> bool:
+    if not (compiled.unless or compiled.requires):
+        return True
+    s_start, s_end = _segment(sentences, m.start(), m.end(), len(text))
+    around = text[max(s_start, m.start() - window) : min(s_end, m.end() + window)]
+    if compiled.requires and not compiled.requires.search(around):
+        return False
+    return not (compiled.unless and compiled.unless.search(around))
+
+
+def _finding(text: str, start: int, end: int, rule: Rule, sentences: list[int], clauses: list[int]) -> RuleFinding:
+    if rule.span != "match":
+        start, end = _segment(clauses if rule.span == "clause" else sentences, start, end, len(text))
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return RuleFinding(text[start:end], start, end, rule.category, rule.severity, rule.explanation,
+                       rule.legal_basis, rule.suggestion, rule.id)
+
+
+def _merge(text: str, findings: list[RuleFinding]) -> list[RuleFinding]:
+    """Merge same-category findings that overlap or lie a few characters apart in one sentence; the most severe, then longest, leads."""
+    merged: list[RuleFinding] = []
+    open_by_category: dict[str, int] = {}
+    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
+        k = open_by_category.get(f.category)
+        if k is not None and (f.start <= merged[k].end or _JOINABLE_GAP.fullmatch(text, merged[k].end, f.start)):
+            cur = merged[k]
+            lead = min(cur, f, key=lambda x: (SEVERITIES.index(x.severity), -(x.end - x.start)))
+            start, end = cur.start, max(cur.end, f.end)
+            basis = tuple(dict.fromkeys(lead.legal_basis + cur.legal_basis + f.legal_basis))
+            merged[k] = RuleFinding(text[start:end], start, end, lead.category, lead.severity, lead.explanation,
+                                    basis, lead.suggestion, lead.rule_id)
+        else:
+            open_by_category[f.category] = len(merged)
+            merged.append(f)
+    return sorted(merged, key=lambda f: (f.start, f.end, f.category))
