@@ -215,6 +215,61 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _review_lines(path: Path) -> list[dict]:
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError(f"{path} 第 {n} 行缺少 text 字段")
+            items.append(item)
+    return items
+
+
+def _print_review(report, source: str) -> None:
+    print(f"《{source}》审核结果（{'规则 + 大模型' if report.mode == 'llm' else '仅规则'}）：{len(report.findings)} 个问题，用时 {report.total_s:.2f} 秒")
+    if report.notice:
+        print(f"注意：{report.notice}")
+    for n, f in enumerate(report.findings, start=1):
+        basis = "；".join(f"{c.doc_title}{c.article or ''}" for c in f.citations) or "（知识库中无对应条款）"
+        print(f"\n{n}. [{f.category}·{f.severity}] “{f.span}”（{f.start}–{f.end}）\n   原因：{f.explanation}\n   依据：{basis}\n   建议：{f.suggestion}")
+        for case in f.cases:
+            print(f"   相似案例：{case.case_id} {case.title}")
+    if report.rewrite:
+        print(f"\n改写稿（{report.rounds} 轮）：\n{report.rewrite}")
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from review.inputs import DraftError, draft_from_text, read_draft
+    from review.pipeline import Reviewer
+
+    if bool(args.file) == bool(args.drafts):
+        print("请给出一个文件（或 - 表示标准输入），或用 --drafts FILE.jsonl 批量审核", file=sys.stderr)
+        return 2
+    try:
+        items = _review_lines(Path(args.drafts)) if args.drafts else None
+        if items is None:
+            draft = (draft_from_text(sys.stdin.read()) if args.file == "-"
+                     else read_draft(Path(args.file).name, Path(args.file).read_bytes(), settings.max_file_mb))
+    except (DraftError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    con = connect(settings.db_path)
+    with _backend(settings, args.no_llm, args.json) as backend:
+        reviewer = Reviewer(settings, con, backend.client, backend.reason)
+        if items is not None:
+            for item in items:
+                report = reviewer.review(item["text"], clearance=args.clearance, user=args.user, rewrite=False)
+                _print_json(report.as_json(item.get("id")))
+            return 0
+        report = reviewer.review(draft.text, clearance=args.clearance, user=args.user)
+    if args.json:
+        _print_json({**report.as_json(draft.source), "notice": report.notice, "rewrite": report.rewrite, "dropped": report.dropped})
+    else:
+        _print_review(report, draft.source)
+    return 0
+
+
 def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
     with _backend(settings, False, args.json) as backend:
         info = backend.info
@@ -303,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-llm", action="store_true", help="不调用大模型，只给出检索到的条款")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("review", help="营销文案合规审核：问题片段、类别、依据条款、改写建议、相似案例")
+    p.add_argument("file", nargs="?", help="TXT / DOCX / PDF / 图片文件，- 表示从标准输入读取")
+    p.add_argument("--drafts", help="批量：JSONL，每行 {\"id\", \"text\"}，每行输出一个 JSON")
+    p.add_argument("--clearance", type=_level, default=0, help=f"审核人密级：{levels}（默认 公开）")
+    p.add_argument("--user", default="cli", help="记入审计日志的审核人")
+    p.add_argument("--no-llm", action="store_true", help="只用规则审核")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("llm", help="查看大模型后端（TGI / OpenAI 兼容服务 / 内置模型）是否可用")
     p.add_argument("--json", action="store_true")

@@ -263,3 +263,100 @@ def make_unknown_filter_pdf(folder: Path, name: str = "未知压缩.pdf") -> Pat
         raise RuntimeError("reportlab no longer writes ASCII85 streams; adapt make_unknown_filter_pdf")
     path.write_bytes(data.replace(b"/ASCII85Decode", b"/ASCII99Decode"))  # same length: xref stays valid
     return path
+
+
+def find_cjk_font() -> Path | None:
+    """A font file that draws Simplified Chinese, or None.
+
+    First Noto Sans SC from the ``pylopdf-fonts-zh-cn`` wheel (installed with pip, no root needed),
+    then any system font that fontconfig lists for Chinese (e.g. Debian's ``fonts-wqy-zenhei``).
+    """
+    import shutil
+    import subprocess
+
+    try:
+        import pylopdf_fonts_zh_cn
+
+        path = pylopdf_fonts_zh_cn.sans_path()
+        if path.is_file():
+            return path
+    except ImportError:
+        pass
+    if shutil.which("fc-list"):
+        listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False).stdout
+        for line in sorted(listed.splitlines()):
+            path = Path(line.split(":")[0].strip())
+            if path.suffix.lower() in (".ttf", ".ttc", ".otf") and path.is_file():
+                return path
+    return None
+
+
+def make_text_image(
+    rows: list[list[str]],
+    font_path: Path,
+    *,
+    size: int = 40,
+    width: int = 640,
+    row_gap: int = 50,
+    top: int = 30,
+    fmt: str = "PNG",
+    colors: tuple[str, ...] = ("black", "#c00000"),
+) -> bytes:
+    """Render rows of phrases (each row's phrases spread left to right, in turns of ``colors``) on a
+    white image tall enough for them, and return its encoded bytes (PNG or JPEG), like a poster."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(font_path), size)
+    height = top * 2 + len(rows) * (size + row_gap)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for r, phrases in enumerate(rows):
+        x, y = 30, top + r * (size + row_gap)
+        for i, phrase in enumerate(phrases):
+            draw.text((x, y), phrase, font=font, fill=colors[i % len(colors)])
+            x += int(draw.textlength(phrase, font=font)) + 2 * size
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def make_scanned_pdf(folder: Path, image_bytes: bytes, name: str = "扫描海报.pdf") -> Path:
+    """Write a one-page PDF whose only content is the given raster image (a scan: no text layer)."""
+    from PIL import Image
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    width, height = Image.open(io.BytesIO(image_bytes)).size
+    scale = min(1.0, (A4[0] - 100) / width)
+    path = folder / name
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.drawImage(ImageReader(io.BytesIO(image_bytes)), 50, A4[1] - 50 - height * scale, width=width * scale, height=height * scale)
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def make_undecodable_image_pdf(folder: Path, name: str = "图片损坏的扫描件.pdf") -> Path:
+    """Write a one-page PDF without text whose only image is a JPEG stream of garbage (cannot be decoded)."""
+    garbage = bytes(range(256)) * 8
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length 35 >>\nstream\nq 400 0 0 300 50 400 cm /Im0 Do Q\nendstream",
+        b"<< /Type /XObject /Subtype /Image /Width 400 /Height 300 /ColorSpace /DeviceRGB /BitsPerComponent 8 "
+        b"/Filter /DCTDecode /Length %d >>\nstream\n" % len(garbage) + garbage + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path = folder / name
+    path.write_bytes(bytes(out))
+    return path

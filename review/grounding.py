@@ -1,0 +1,67 @@
+"""The clauses a review may cite: legal bases named by rules and the taxonomy, plus clauses retrieved for the draft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from comply.db import rows_as_dicts
+from retrieval.lookup import LiveDoc, lookup_provisions, visible_docs
+from retrieval.search import Searcher
+
+
+@dataclass(frozen=True)
+class ClauseRef:
+    """A clause of the live corpus, visible to the reviewer, that a finding may cite."""
+
+    chunk_id: str
+    doc_title: str
+    article: str | None
+    path: str
+    text: str
+
+    def as_json(self) -> dict:
+        """The public citation shape of ``comply review --json``."""
+        return {"chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article}
+
+
+class ClauseResolver:
+    """Resolves citation strings (《证券法》第一百三十五条) and searches clauses, at one clearance, with caching."""
+
+    def __init__(self, searcher: Searcher, con: duckdb.DuckDBPyConnection, clearance: int) -> None:
+        self.searcher = searcher
+        self.con = con
+        self.clearance = clearance
+        self._docs: list[LiveDoc] = visible_docs(con, clearance)
+        self._basis: dict[str, list[ClauseRef]] = {}
+
+    def _rows(self, chunk_ids: list[str]) -> list[ClauseRef]:
+        rows = rows_as_dicts(self.con.execute(
+            "SELECT c.chunk_id, d.doc_key AS doc_title, c.article, c.path, c.text FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE c.chunk_id IN (SELECT unnest(?)) AND d.state = 'live' AND d.level <= ?", [chunk_ids, self.clearance]
+        ))
+        by_id = {r["chunk_id"]: ClauseRef(**r) for r in rows}
+        return [by_id[c] for c in chunk_ids if c in by_id]
+
+    def basis(self, citation: str) -> list[ClauseRef]:
+        """The clauses a citation string names, if its law is in the corpus and visible (else none)."""
+        if citation not in self._basis:
+            hits = lookup_provisions(self.con, citation, self._docs)
+            self._basis[citation] = self._rows([h.chunk_id for h in hits])
+        return self._basis[citation]
+
+    def bases(self, citations: tuple[str, ...] | list[str], limit: int = 2) -> list[ClauseRef]:
+        """The first ``limit`` resolvable clauses among citation strings, without repeats."""
+        out: dict[str, ClauseRef] = {}
+        for citation in citations:
+            for ref in self.basis(citation):
+                out.setdefault(ref.chunk_id, ref)
+            if len(out) >= limit:
+                break
+        return list(out.values())[:limit]
+
+    def search(self, text: str, k: int) -> list[ClauseRef]:
+        """The top clauses retrieved for a passage of the draft."""
+        hits = self.searcher.search(text[:500], k=k, clearance=self.clearance)
+        return [ClauseRef(h.chunk_id, h.doc_title, h.article, h.path, h.text) for h in hits]

@@ -1,0 +1,217 @@
+"""Draft review end to end: rules, grounding, LLM findings, verification, similar cases, rewrite, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+
+from comply import audit
+from comply.config import Settings
+from comply.db import transaction
+from comply.levels import level_name
+from comply.llm.client import LlmClient, LlmError
+from retrieval.search import Searcher
+from review.grounding import ClauseRef, ClauseResolver
+from review.inputs import split_sections
+from review.llm_review import llm_findings, rewrite_messages
+from review.rules import RuleFinding, apply_rules, load_default_rules
+from review.taxonomy import Taxonomy, load_taxonomy
+from review.verify import CheckedFinding, check_findings, new_figures
+
+LLM, RULES = "llm", "rules"
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A penalty or supervisory case similar to a finding, or linked to the clause it cites."""
+
+    case_id: str
+    title: str
+    authority: str | None = None
+    date: str | None = None
+    measure_type: str | None = None
+    snippet: str = ""
+
+
+@dataclass
+class ReviewFinding:
+    """One audit point: a verbatim span of the draft, its category, why, the clauses it breaks, advice and cases."""
+
+    span: str
+    start: int
+    end: int
+    category: str
+    severity: str
+    explanation: str
+    citations: list[ClauseRef]
+    suggestion: str
+    source: str
+    cases: list[CaseRef] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        """The public finding shape of ``comply review --json``."""
+        return {
+            "span": self.span, "start": self.start, "end": self.end, "category": self.category, "severity": self.severity,
+            "explanation": self.explanation, "citations": [c.as_json() for c in self.citations], "suggestion": self.suggestion,
+            "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases],
+        }
+
+
+@dataclass
+class ReviewReport:
+    """The outcome of reviewing one draft."""
+
+    draft: str
+    mode: str
+    findings: list[ReviewFinding]
+    notice: str = ""
+    dropped: list[dict] = field(default_factory=list)
+    rewrite: str | None = None
+    rewrite_findings: list[ReviewFinding] = field(default_factory=list)
+    rounds: int = 0
+    total_s: float = 0.0
+    audit_seq: int | None = None
+
+    @property
+    def draft_sha256(self) -> str:
+        """Hash of the reviewed text (what the audit log records instead of the draft)."""
+        return hashlib.sha256(self.draft.encode("utf-8")).hexdigest()
+
+    def as_json(self, draft_id: object = None) -> dict:
+        """Exactly the batch line shape: ``{"id", "mode", "findings"}``."""
+        return {"id": draft_id, "mode": self.mode, "findings": [f.as_json() for f in self.findings]}
+
+
+class Reviewer:
+    """Reviews drafts with the rules file, the knowledge base and (when given) an LLM client."""
+
+    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection, client: LlmClient | None = None, no_llm_reason: str = "") -> None:
+        self.settings = settings
+        self.con = con
+        self.client = client
+        self.no_llm_reason = no_llm_reason or "未配置大模型"
+        self.taxonomy: Taxonomy = load_taxonomy(settings.taxonomy_file)
+        self.rules = load_default_rules(settings)
+        self.searcher = Searcher(settings, con)
+
+    def rule_findings(self, text: str, resolver: ClauseResolver) -> list[ReviewFinding]:
+        """Rule findings, each citing the clauses its legal basis names (those in the corpus and visible)."""
+        return [self._from_rule(f, resolver) for f in apply_rules(text, self.rules)]
+
+    def _from_rule(self, f: RuleFinding, resolver: ClauseResolver) -> ReviewFinding:
+        citations = resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis)
+        return ReviewFinding(f.span, f.start, f.end, f.category, f.severity, f.explanation, citations, f.suggestion, "rule")
+
+    def _from_llm(self, c: CheckedFinding, text: str, resolver: ClauseResolver) -> ReviewFinding:
+        f = c.finding
+        citations = c.citations or resolver.bases(self.taxonomy.get(f.category).legal_basis)
+        return ReviewFinding(text[c.start:c.end], c.start, c.end, f.category, f.severity, f.explanation, citations, f.suggestion, "llm")
+
+    def _llm_stage(self, text: str, found: list[ReviewFinding], resolver: ClauseResolver) -> tuple[list[ReviewFinding], list[dict]]:
+        added: list[ReviewFinding] = []
+        dropped: list[dict] = []
+        for section in split_sections(text):
+            end = section.start + len(section.text)
+            known = [f for f in found if f.start < end and f.end > section.start]
+            pool: dict[str, ClauseRef] = {}
+            for ref in [r for f in known for r in f.citations] + resolver.search(section.text, k=4):
+                pool.setdefault(ref.chunk_id, ref)
+            clauses = list(pool.values())[:8]
+            rule_view = [RuleFinding(f.span, f.start, f.end, f.category, f.severity, "", (), "", "") for f in known]
+            raw = llm_findings(self.client, section.text, clauses, rule_view, self.taxonomy)  # type: ignore[arg-type]
+            checked, why = check_findings(raw, section.text, section.start, clauses)
+            dropped += why
+            added += [self._from_llm(c, text, resolver) for c in checked]
+        return added, dropped
+
+    def _cases(self, finding: ReviewFinding, text: str, clearance: int, k: int = 3) -> list[CaseRef]:
+        linked = self.searcher.cases_for_chunks([c.chunk_id for c in finding.citations], clearance)
+        out: dict[str, CaseRef] = {}
+        for cases in linked.values():
+            for case in cases:
+                out.setdefault(case["case_id"], CaseRef(case["case_id"], case["title"], None, case.get("date"), case.get("measure_type")))
+        sentence = _sentence(text, finding.start, finding.end)
+        for hit in self.searcher.search_cases(sentence, k=k, clearance=clearance):
+            out.setdefault(hit.case_id, CaseRef(hit.case_id, hit.title, hit.authority, hit.date, hit.measure_type, hit.snippet[:120]))
+        return list(out.values())[:k]
+
+    def review(self, text: str, *, clearance: int = 0, user: str = "anonymous", rewrite: bool = True, max_rounds: int = 2) -> ReviewReport:
+        """Review one draft; rules always run, the LLM adds findings when available, and the review is audited.
+
+        Model findings only add to the rule findings (an instruction inside the draft cannot remove
+        one); a model finding whose span is not verbatim in the draft is dropped and reported.
+        """
+        started = time.perf_counter()
+        resolver = ClauseResolver(self.searcher, self.con, clearance)
+        findings = self.rule_findings(text, resolver)
+        report = ReviewReport(text, RULES, findings, notice=f"仅规则审核（{self.no_llm_reason}）")
+        if self.client is not None:
+            try:
+                added, report.dropped = self._llm_stage(text, findings, resolver)
+                report.findings = merge(findings, added)
+                report.mode, report.notice = LLM, ""
+            except LlmError as exc:
+                report.notice = f"仅规则审核（大模型调用失败：{exc}）"
+        for finding in report.findings:
+            finding.cases = self._cases(finding, text, clearance)
+        if rewrite and report.mode == LLM and report.findings:
+            self._rewrite(report, resolver, max_rounds)
+        report.total_s = time.perf_counter() - started
+        report.audit_seq = self._record(report, user, clearance)
+        return report
+
+    def _rewrite(self, report: ReviewReport, resolver: ClauseResolver, max_rounds: int) -> None:
+        """Rewrite the whole draft until its re-review (rules) finds nothing, at most ``max_rounds`` times."""
+        current, problems = report.draft, [(f.span, f.suggestion) for f in report.findings]
+        for round_no in range(1, max_rounds + 1):
+            try:
+                candidate = self.client.complete(rewrite_messages(current, problems), max_tokens=1024).strip()  # type: ignore[union-attr]
+            except LlmError as exc:
+                report.notice = f"改写失败：{exc}"
+                return
+            invented = new_figures(report.draft, candidate)
+            remaining = self.rule_findings(candidate, resolver)
+            report.rounds, report.rewrite, report.rewrite_findings = round_no, candidate, remaining
+            if not remaining and not invented:
+                return
+            current = candidate
+            problems = [(f.span, f.suggestion) for f in remaining] + [(n, "原文没有这个数字，删除它") for n in invented]
+        report.notice = "改写稿复审仍有问题，请人工修改" if report.rewrite_findings else "改写稿出现原文没有的数字，请人工核对"
+
+    def _record(self, report: ReviewReport, user: str, clearance: int) -> int:
+        detail = {
+            "clearance": level_name(clearance),
+            "draft_sha256": report.draft_sha256,
+            "chars": len(report.draft),
+            "mode": report.mode,
+            "model": self.client.model if report.mode == LLM and self.client else None,
+            "findings": len(report.findings),
+            "by_category": dict(Counter(f.category for f in report.findings)),
+            "dropped": len(report.dropped),
+            "rewrite_rounds": report.rounds,
+            "total_s": round(report.total_s, 3),
+        }
+        with transaction(self.con):
+            return audit.append(self.con, user, "review.draft", None, detail)
+
+
+def merge(rule_findings: list[ReviewFinding], llm: list[ReviewFinding]) -> list[ReviewFinding]:
+    """Rule findings plus model findings that overlap no rule finding of the same category, by position."""
+    out = list(rule_findings)
+    for f in llm:
+        same = [r for r in out if r.category == f.category and r.start < f.end and f.start < r.end]
+        if not same:
+            out.append(f)
+    return sorted(out, key=lambda f: (f.start, SEVERITY_ORDER.get(f.severity, 3)))
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around a span (for case search)."""
+    left = max(text.rfind(d, 0, start) for d in "。！？；\n") + 1
+    rights = [i for i in (text.find(d, end) for d in "。！？；\n") if i >= 0]
+    return text[left:min(rights) if rights else len(text)].strip() or text[start:end]
