@@ -270,6 +270,33 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_points(args: argparse.Namespace, settings: Settings) -> int:
+    from review.audit_points import extract_audit_points, find_document, to_csv, to_docx, to_markdown
+
+    con = connect(settings.db_path)
+    try:
+        _, title = find_document(con, args.document, args.clearance)
+        points = extract_audit_points(con, args.document, args.clearance)
+    except LookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    heading = f"《{title}》"
+    if args.format == "docx":
+        if not args.output:
+            print("DOCX 需要用 --output 指定文件", file=sys.stderr)
+            return 2
+        Path(args.output).write_bytes(to_docx(points, heading))
+    else:
+        text = to_markdown(points, heading) if args.format == "md" else to_csv(points)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    if args.output:
+        print(f"已导出 {len(points)} 条审核要点到 {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
     with _backend(settings, False, args.json) as backend:
         info = backend.info
@@ -282,10 +309,38 @@ def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if backend.client is not None else 1
 
 
+def _eval_review(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.review import evaluate, format_report, load_dataset, rules_categories
+    from review.baseline import apply_baseline
+    from review.pipeline import Reviewer
+    from review.rules import load_default_rules
+
+    drafts = load_dataset(Path(args.dataset))
+    rules = load_default_rules(settings)
+    reports = {}
+    for mode in args.mode:
+        if mode == "baseline":
+            reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), rules_categories(rules))
+            continue
+        with _backend(settings, mode == "rules", True) as backend:
+            if mode == "llm" and backend.client is None:
+                print(f"无法评测 llm 模式：{backend.reason}", file=sys.stderr)
+                return 1
+            reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
+            reports[mode] = evaluate(drafts, lambda text: reviewer.review(text, user="eval", rewrite=False).findings, rules_categories(rules))
+    if args.json:
+        _print_json({"dataset": args.dataset, "modes": reports})
+    for mode, report in reports.items() if not args.json else []:
+        print(format_report(report, f"mode: {mode}   dataset: {args.dataset}   drafts: {report['n_drafts']} (clean {report['n_clean']})") + "\n")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.retrieval import evaluate, load_dataset
     from retrieval.search import Searcher
 
+    if args.suite == "review":
+        return _eval_review(args, settings)
     searcher = Searcher(settings, connect(settings.db_path))
     report = evaluate(searcher, load_dataset(Path(args.dataset)), clearance=args.clearance)
     if args.json:
@@ -368,13 +423,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_review)
 
+    p = sub.add_parser("points", help="从一部法规中提取审核要点（义务与禁止），导出清单")
+    p.add_argument("document", help="文档 id 或标题（可省略“中华人民共和国”）")
+    p.add_argument("--clearance", type=_level, default=0)
+    p.add_argument("--format", choices=("md", "csv", "docx"), default="md")
+    p.add_argument("--output", "-o", help="输出文件；md / csv 省略时打印到标准输出")
+    p.set_defaults(func=cmd_points)
+
     p = sub.add_parser("llm", help="查看大模型后端（TGI / OpenAI 兼容服务 / 内置模型）是否可用")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_llm)
 
     p = sub.add_parser("eval", help="评测套件")
-    p.add_argument("suite", choices=("retrieval",))
+    p.add_argument("suite", choices=("retrieval", "review"))
     p.add_argument("--dataset", required=True)
+    p.add_argument("--mode", nargs="+", choices=("rules", "baseline", "llm"), default=["rules", "baseline"], help="用于 review")
     p.add_argument("--clearance", type=_level, default=len(LEVELS) - 1)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -99,3 +99,52 @@ def test_llm_status_reports_tgi_backend(cli_env):
     assert (ok["kind"], ok["model"], ok["healthy"]) == ("tgi", "test/tgi", True)
     off = cli_env("llm", COMPLY_LLM="off")
     assert off.returncode == 1 and "已在配置中关闭" in off.stdout
+
+
+REVIEW_KEYS = {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases"}
+
+
+def test_review_batch_writes_one_line_per_draft(cli_env, tmp_path):
+    drafts = tmp_path / "drafts.jsonl"
+    drafts.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in [
+        {"id": "a", "text": "本产品保本保收益，稳赚不赔，欲购从速！"},
+        {"id": 2, "text": "基金有风险，投资需谨慎。本基金不保本，过往业绩不代表未来表现。"},
+    ]) + "\n", encoding="utf-8")
+    out = cli_env("review", "--drafts", str(drafts), "--json", "--no-llm")
+    assert out.returncode == 0, out.stderr
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert set(first) == {"id", "mode", "findings"} and (first["id"], first["mode"]) == ("a", "rules")
+    assert all(set(f) == REVIEW_KEYS for f in first["findings"])
+    text = "本产品保本保收益，稳赚不赔，欲购从速！"
+    assert all(text[f["start"]:f["end"]] == f["span"] for f in first["findings"])
+    assert {"guaranteed_return", "improper_solicitation"} <= {f["category"] for f in first["findings"]}
+    cited = [c for f in first["findings"] for c in f["citations"]]
+    assert cited and all(set(c) == {"chunk_id", "doc_title", "article"} for c in cited)
+    assert second == {"id": 2, "mode": "rules", "findings": []}
+
+
+def test_review_of_a_docx_file_and_bad_input(cli_env, tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("【新品推荐】本基金年化收益稳稳8%，零风险！")
+    path = tmp_path / "海报文案.docx"
+    document.save(path)
+    out = cli_env("review", str(path), "--no-llm")
+    assert out.returncode == 0, out.stderr
+    assert "仅规则" in out.stdout and "零风险" in out.stdout and "guaranteed_return" in out.stdout
+    empty = tmp_path / "空.txt"
+    empty.write_text("   \n", encoding="utf-8")
+    bad = cli_env("review", str(empty), "--no-llm")
+    assert bad.returncode == 1 and bad.stderr.strip()
+
+
+def test_points_exports_a_checklist(cli_env, tmp_path):
+    out = cli_env("points", "证券法", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("\ufeff") and "第一百三十五条" in out.stdout
+    target = tmp_path / "要点.docx"
+    assert cli_env("points", "中华人民共和国证券法", "--format", "docx", "-o", str(target)).returncode == 0
+    assert target.stat().st_size > 0
+    missing = cli_env("points", "不存在的办法")
+    assert missing.returncode == 1 and "未找到" in missing.stderr

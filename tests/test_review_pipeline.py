@@ -157,3 +157,18 @@ def test_every_span_and_citation_verifies_on_the_dev_drafts(corpus_kb):
         cited += sum(bool(f.citations) for f in report.findings)
         assert all(re.fullmatch(r"[a-z_]+", f.category) for f in report.findings)
     assert cited > 0
+
+
+def test_a_rendered_poster_is_read_by_ocr_and_reviewed(corpus_kb):
+    from factories import find_cjk_font, make_text_image
+
+    from review.inputs import read_draft
+
+    font = find_cjk_font()
+    assert font is not None, "the test extra installs a CJK font (pylopdf-fonts-zh-cn)"
+    settings, con, _ = corpus_kb
+    poster = make_text_image([["稳健理财首选"], ["保本保收益"], ["名额有限 欲购从速"]], font)
+    draft = read_draft("海报.png", poster)
+    report = Reviewer(settings, con).review(draft.text)
+    assert {"guaranteed_return", "improper_solicitation"} <= {f.category for f in report.findings}
+    assert_verifiable(con, draft.text, report)
