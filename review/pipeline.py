@@ -119,7 +119,8 @@ class Reviewer:
             end = section.start + len(section.text)
             known = [f for f in found if f.start < end and f.end > section.start]
             pool: dict[str, ClauseRef] = {}
-            for ref in [r for f in known for r in f.citations] + resolver.search(section.text, k=4):
+            flagged = [r for f in known for r in resolver.search(_sentence(text, f.start, f.end), k=1)]
+            for ref in [r for f in known for r in f.citations] + flagged + resolver.search(section.text, k=4):
                 pool.setdefault(ref.chunk_id, ref)
             clauses = list(pool.values())[:8]
             rule_view = [RuleFinding(f.span, f.start, f.end, f.category, f.severity, "", (), "", "") for f in known]

@@ -172,3 +172,25 @@ def test_a_rendered_poster_is_read_by_ocr_and_reviewed(corpus_kb):
     report = Reviewer(settings, con).review(draft.text)
     assert {"guaranteed_return", "improper_solicitation"} <= {f.category for f in report.findings}
     assert_verifiable(con, draft.text, report)
+
+
+def test_a_pdf_draft_is_reviewed_with_offsets_into_its_text(corpus_kb, tmp_path):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    from review.inputs import read_draft
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "宣传单.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 14)
+    for row, line in enumerate(["稳盈增利理财计划", "到期本金一分不少，稳赚不赔。", "全市场最低佣金，业内第一。"]):
+        pdf.drawString(60, A4[1] - 80 - row * 30, line)
+    pdf.save()
+    settings, con, _ = corpus_kb
+    draft = read_draft(path.name, path.read_bytes())
+    report = Reviewer(settings, con).review(draft.text)
+    assert {"guaranteed_return", "absolute_terms"} <= {f.category for f in report.findings}
+    assert_verifiable(con, draft.text, report)
