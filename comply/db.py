@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,16 +21,22 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# One writer at a time per process: sessions of the app share a database through cursors, and the
+# audit chain's "read the last row, append the next" must not interleave between two of them.
+_WRITE_LOCK = threading.RLock()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run a block in one transaction: all of it commits, or none of it."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    """Run a block in one transaction: all of it commits, or none of it (serialised within the process)."""
+    with _WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
 
 def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
