@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cu
 WHEELS ?= $(HOME)/.cache/comply/wheels
 LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl
 
+# Browser tests drive Debian's chromium (no browser download); a CJK font makes screenshots legible
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: run test setup
 
 $(LLAMA_WHEEL):
@@ -31,8 +35,14 @@ $(STAMP): $(LLAMA_WHEEL)
 
 setup: $(STAMP)
 
-run: setup
-	$(PY) app.py
+$(CHROMIUM):
+	@echo "Installing Debian chromium and a CJK font for the browser tests..."
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei
 
-test: setup
+run: setup
+	$(PY) -m comply.cli ingest
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+
+test: setup $(CHROMIUM)
 	$(PY) -m pytest -q -p no:cacheprovider

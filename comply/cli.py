@@ -353,6 +353,70 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password: the first line of stdin with --password-stdin, otherwise typed twice (not echoed)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("密码（至少 8 个字符）：")
+    if getpass.getpass("再次输入密码：") != first:
+        raise ValueError("两次输入的密码不一致")
+    return first
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from comply import users
+
+    try:
+        con = connect(settings.db_path)
+    except duckdb.IOException as exc:
+        print(f"无法打开数据库 {settings.db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.users_action == "list":
+            rows = [{"username": u.username, "display_name": u.display_name, "role": u.role, "role_name": u.role_name,
+                     "clearance": level_name(u.clearance), "disabled": u.disabled} for u in users.list_users(con)]
+            if args.json:
+                _print_json(rows)
+            elif not rows:
+                print("还没有用户。创建第一个管理员：comply users add admin --role admin --clearance 秘密")
+            for r in rows if not args.json else []:
+                state = "已停用" if r["disabled"] else "启用"
+                print(f"{r['username']:<20} {r['display_name']:<12} {r['role_name']:<4} {r['clearance']}  {state}")
+            return 0
+        if args.users_action == "add":
+            if users.get_user(con, args.username) is not None:
+                raise ValueError(f"用户名 {args.username} 已存在")
+            user = users.create_user(con, args.username, _read_password(args), args.role, args.clearance,
+                                     display_name=args.name or "", actor=args.actor)
+            print(f"已创建用户 {user.username}（{user.display_name}，{user.role_name}，密级 {level_name(user.clearance)}）")
+            return 0
+        if args.users_action == "passwd":
+            if users.get_user(con, args.username) is None:
+                raise ValueError(f"用户 {args.username} 不存在")
+            users.set_password(con, args.username, _read_password(args), actor=args.actor)
+            print(f"已为用户 {args.username} 设置新密码")
+            return 0
+        disabled = True if args.disable else False if args.enable else None
+        if args.role is None and args.clearance is None and disabled is None and args.name is None:
+            print("没有要修改的内容：请给出 --role / --clearance / --disable / --enable / --name", file=sys.stderr)
+            return 2
+        user = users.update_user(con, args.username, role=args.role, clearance=args.clearance, disabled=disabled,
+                                 display_name=args.name, actor=args.actor)
+        state = "已停用" if user.disabled else "启用"
+        print(f"已更新用户 {user.username}（{user.display_name}，{user.role_name}，密级 {level_name(user.clearance)}，{state}）")
+        return 0
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        print("\n已取消", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="comply", description="合规智能助手命令行")
@@ -441,6 +505,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clearance", type=_level, default=len(LEVELS) - 1)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("users", help="用户管理：add 新建 / list 列出 / update 修改 / passwd 设置密码")
+    p.set_defaults(func=cmd_users)
+    users_sub = p.add_subparsers(dest="users_action", required=True)
+    roles = " / ".join(("admin", "compliance", "marketer", "evaluator"))
+    u = users_sub.add_parser("add", help="新建用户（密码不写在命令行上：提示输入两次，或用 --password-stdin）")
+    u.add_argument("username", help="用户名：2–32 位字母、数字或 _ . -")
+    u.add_argument("--role", required=True, choices=("admin", "compliance", "marketer", "evaluator"),
+                   help=f"角色：{roles}（管理员 / 合规 / 营销 / 评测）")
+    u.add_argument("--clearance", type=_level, required=True, help=f"密级：{levels}")
+    u.add_argument("--name", help="显示名（默认同用户名）")
+    u.add_argument("--password-stdin", action="store_true", help="从标准输入的第一行读取密码")
+    u.add_argument("--actor", default="cli", help="记入审计日志的操作人")
+    u = users_sub.add_parser("list", help="列出用户")
+    u.add_argument("--json", action="store_true")
+    u = users_sub.add_parser("update", help="修改用户的角色、密级、显示名，或停用 / 启用")
+    u.add_argument("username")
+    u.add_argument("--role", choices=("admin", "compliance", "marketer", "evaluator"), help=f"新角色：{roles}")
+    u.add_argument("--clearance", type=_level, help=f"新密级：{levels}")
+    u.add_argument("--name", help="新显示名")
+    state = u.add_mutually_exclusive_group()
+    state.add_argument("--disable", action="store_true", help="停用（不能再登录）")
+    state.add_argument("--enable", action="store_true", help="重新启用")
+    u.add_argument("--actor", default="cli", help="记入审计日志的操作人")
+    u = users_sub.add_parser("passwd", help="设置用户的新密码（并清除失败登录记录）")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true", help="从标准输入的第一行读取密码")
+    u.add_argument("--actor", default="cli", help="记入审计日志的操作人")
     return parser
 
 

@@ -121,10 +121,86 @@ def m003_index_and_audit(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_users(con: duckdb.DuckDBPyConnection) -> None:
+    """Accounts of the app (argon2id password hashes) and login attempts for rate limiting."""
+    con.execute(
+        """
+        CREATE TABLE users (
+            username VARCHAR PRIMARY KEY,
+            display_name VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,             -- 'compliance' | 'marketer' | 'evaluator' | 'admin'
+            clearance INTEGER NOT NULL,        -- rank in comply.levels.LEVELS
+            password_hash VARCHAR NOT NULL,    -- argon2id, salted (PHC string)
+            disabled BOOLEAN NOT NULL DEFAULT FALSE,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            password_changed_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE login_attempts (
+            username VARCHAR NOT NULL,         -- as typed (unknown names are counted too)
+            ts TIMESTAMP NOT NULL,             -- UTC
+            ok BOOLEAN NOT NULL,
+            reason VARCHAR                     -- 'ok' | 'invalid' | 'unknown_user' | 'disabled'
+        )
+        """
+    )
+
+
+def m005_chat(con: duckdb.DuckDBPyConnection) -> None:
+    """Chat history kept on the server: conversations, messages with their citations, and feedback."""
+    con.execute("CREATE SEQUENCE conversation_touch_seq")
+    con.execute("CREATE SEQUENCE message_id_seq")
+    con.execute(
+        """
+        CREATE TABLE conversations (
+            id VARCHAR PRIMARY KEY,            -- uuid4 hex
+            username VARCHAR NOT NULL,         -- owner
+            title VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            touch BIGINT NOT NULL              -- increases on every change: orders the list strictly
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE messages (
+            id BIGINT PRIMARY KEY DEFAULT nextval('message_id_seq'),
+            conversation_id VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,             -- 'user' | 'assistant'
+            content VARCHAR NOT NULL,
+            citations JSON NOT NULL,
+            cases JSON NOT NULL,
+            clauses JSON NOT NULL,
+            meta JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE feedback (
+            message_id BIGINT NOT NULL,
+            username VARCHAR NOT NULL,
+            rating INTEGER NOT NULL,           -- +1 | -1
+            correction VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (message_id, username)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
     ("003_index_and_audit", m003_index_and_audit),
+    ("004_users", m004_users),
+    ("005_chat", m005_chat),
 ]
 
 

@@ -141,8 +141,12 @@ class Reviewer:
             out.setdefault(hit.case_id, CaseRef(hit.case_id, hit.title, hit.authority, hit.date, hit.measure_type, hit.snippet[:120]))
         return list(out.values())[:k]
 
-    def review(self, text: str, *, clearance: int = 0, user: str = "anonymous", rewrite: bool = True, max_rounds: int = 2) -> ReviewReport:
+    def review(
+        self, text: str, *, clearance: int = 0, user: str = "anonymous", rewrite: bool = True, max_rounds: int = 2, audit: bool = True,
+    ) -> ReviewReport:
         """Review one draft; rules always run, the LLM adds findings when available, and the review is audited.
+
+        ``audit=False`` is for a preview that a full (audited) review of the same draft follows at once.
 
         Model findings only add to the rule findings (an instruction inside the draft cannot remove
         one); a model finding whose span is not verbatim in the draft is dropped and reported.
@@ -163,7 +167,7 @@ class Reviewer:
         if rewrite and report.mode == LLM and report.findings:
             self._rewrite(report, resolver, max_rounds)
         report.total_s = time.perf_counter() - started
-        report.audit_seq = self._record(report, user, clearance)
+        report.audit_seq = self._record(report, user, clearance) if audit else None
         return report
 
     def _rewrite(self, report: ReviewReport, resolver: ClauseResolver, max_rounds: int) -> None:

@@ -1,0 +1,338 @@
+"""Accounts of the app: roles and the pages they may open, argon2id passwords, login rate limiting.
+
+Every account change and every login attempt (successful or not) is appended to the hash-chained
+audit log. A failed login never says whether the username exists: an unknown name gets the same
+message, is verified against a dummy hash (so it takes about as long) and counts towards the same
+lockout as a real account.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from comply import audit
+from comply.db import transaction
+from comply.levels import LEVELS, level_name
+
+ROLES: dict[str, str] = {"compliance": "合规", "marketer": "营销", "evaluator": "评测", "admin": "管理员"}
+
+ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "cases", "kb", "audit", "eval", "users"})
+PAGES: dict[str, frozenset[str]] = {
+    "compliance": frozenset({"qa", "review", "cases"}),
+    "marketer": frozenset({"review", "cases"}),
+    "evaluator": frozenset({"qa", "review", "cases", "eval"}),
+    "admin": ALL_PAGES,
+}
+
+MIN_PASSWORD_LENGTH = 8
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+LOCK_DURATION = timedelta(minutes=15)
+
+_USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")
+_INVALID_MESSAGE = "用户名或密码错误"
+_MAX_TYPED_NAME = 64  # what is kept of a typed (possibly unknown, possibly hostile) username
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile); each hash gets a random salt.
+_HASHER = PasswordHasher()
+# Unknown usernames are verified against this, so that they take as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(24))
+# Attempts on one username are serialised within the process, so parallel guesses cannot slip past
+# the limit while a hash is being verified (striped: unknown names must not grow a table of locks).
+_NAME_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as the app sees it (never carries the password hash)."""
+
+    username: str
+    display_name: str
+    role: str
+    clearance: int
+    disabled: bool = False
+
+    @property
+    def role_name(self) -> str:
+        """The Chinese label of the role (合规 / 营销 / 评测 / 管理员)."""
+        return ROLES.get(self.role, self.role)
+
+    @property
+    def clearance_name(self) -> str:
+        """The Chinese name of the clearance level (公开 / 内部 / 秘密)."""
+        return level_name(self.clearance)
+
+
+class AuthError(Exception):
+    """A refused login; ``kind`` is 'invalid', 'locked' or 'disabled', ``str(e)`` is the Chinese message."""
+
+    def __init__(self, kind: str, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.until = until  # for 'locked': when the account unlocks (UTC, timezone-aware)
+
+
+def can(user: User, page: str) -> bool:
+    """Whether the user may open the page (a disabled account may open none)."""
+    return not user.disabled and page in PAGES.get(user.role, frozenset())
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_username(username: str) -> str:
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+        raise ValueError("用户名须为 2–32 位字母、数字或 _ . -")
+    return username
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"未知角色 {role!r}，可选：{' / '.join(ROLES)}")
+    return role
+
+
+def _check_clearance(clearance: int) -> int:
+    if isinstance(clearance, bool) or not isinstance(clearance, int) or not 0 <= clearance < len(LEVELS):
+        raise ValueError(f"密级超出范围：{clearance!r}，可选 0–{len(LEVELS) - 1}（{' / '.join(LEVELS)}）")
+    return clearance
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")
+    return password
+
+
+def _utc_naive(moment: datetime | None) -> datetime:
+    """A moment as naive UTC (how TIMESTAMP columns hold it); naive input is taken to be UTC."""
+    if moment is None:
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+# ---------------------------------------------------------------- reading
+
+_COLUMNS = "username, display_name, role, clearance, disabled"
+
+
+def _user(row: tuple) -> User:
+    return User(username=row[0], display_name=row[1], role=row[2], clearance=int(row[3]), disabled=bool(row[4]))
+
+
+def get_user(con: duckdb.DuckDBPyConnection, username: str) -> User | None:
+    """The account with this username, or None."""
+    row = con.execute(f"SELECT {_COLUMNS} FROM users WHERE username = ?", [username]).fetchone()
+    return _user(row) if row else None
+
+
+def list_users(con: duckdb.DuckDBPyConnection) -> list[User]:
+    """All accounts, by username."""
+    return [_user(r) for r in con.execute(f"SELECT {_COLUMNS} FROM users ORDER BY username").fetchall()]
+
+
+def _active_admins(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled").fetchone()[0]
+
+
+# ---------------------------------------------------------------- changing
+
+
+def create_user(
+    con: duckdb.DuckDBPyConnection,
+    username: str,
+    password: str,
+    role: str,
+    clearance: int,
+    display_name: str = "",
+    actor: str = "cli",
+) -> User:
+    """Create an account (audited as ``user.create``).
+
+    Raises:
+        ValueError: duplicate or malformed username, unknown role, clearance out of range, password
+            shorter than 8 characters (messages in Chinese).
+    """
+    _check_username(username)
+    _check_role(role)
+    _check_clearance(clearance)
+    _check_password(password)
+    display_name = (display_name or "").strip() or username
+    digest = _HASHER.hash(password)  # slow on purpose: outside the write lock
+    now = _utc_naive(None)
+    with transaction(con):
+        if con.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            raise ValueError(f"用户名 {username} 已存在")
+        con.execute(
+            "INSERT INTO users VALUES (?, ?, ?, ?, ?, FALSE, ?, ?, ?)",
+            [username, display_name, role, clearance, digest, now, now, now],
+        )
+        audit.append(con, actor, "user.create", username,
+                     {"role": role, "clearance": level_name(clearance), "display_name": display_name})
+    return User(username, display_name, role, clearance, False)
+
+
+def update_user(
+    con: duckdb.DuckDBPyConnection,
+    username: str,
+    *,
+    role: str | None = None,
+    clearance: int | None = None,
+    disabled: bool | None = None,
+    display_name: str | None = None,
+    actor: str,
+) -> User:
+    """Change an account's role, clearance, display name or disabled flag (audited as ``user.update``).
+
+    Raises:
+        ValueError: unknown user, unknown role, clearance out of range, or a change that would leave
+            no enabled administrator.
+    """
+    if role is not None:
+        _check_role(role)
+    if clearance is not None:
+        _check_clearance(clearance)
+    if display_name is not None:
+        display_name = display_name.strip() or username
+    with transaction(con):
+        current = get_user(con, username)
+        if current is None:
+            raise ValueError(f"用户 {username} 不存在")
+        new = User(
+            username,
+            current.display_name if display_name is None else display_name,
+            current.role if role is None else role,
+            current.clearance if clearance is None else clearance,
+            current.disabled if disabled is None else bool(disabled),
+        )
+        if new == current:
+            return current
+        was_admin = current.role == "admin" and not current.disabled
+        if was_admin and not (new.role == "admin" and not new.disabled) and _active_admins(con) <= 1:
+            raise ValueError("至少须保留一名启用状态的管理员")
+        con.execute(
+            "UPDATE users SET display_name = ?, role = ?, clearance = ?, disabled = ?, updated_at = ? WHERE username = ?",
+            [new.display_name, new.role, new.clearance, new.disabled, _utc_naive(None), username],
+        )
+        changes: dict[str, list] = {}
+        for field in ("display_name", "role", "clearance", "disabled"):
+            old_value, new_value = getattr(current, field), getattr(new, field)
+            if old_value != new_value:
+                if field == "clearance":
+                    old_value, new_value = level_name(old_value), level_name(new_value)
+                changes[field] = [old_value, new_value]
+        audit.append(con, actor, "user.update", username, changes)
+    return new
+
+
+def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str, actor: str) -> None:
+    """Set a new password (audited as ``user.password``, without the hash); clears failed attempts.
+
+    Raises:
+        ValueError: unknown user or a password shorter than 8 characters.
+    """
+    _check_password(password)
+    digest = _HASHER.hash(password)
+    now = _utc_naive(None)
+    with transaction(con):
+        if get_user(con, username) is None:
+            raise ValueError(f"用户 {username} 不存在")
+        con.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE username = ?",
+                    [digest, now, now, username])
+        con.execute("DELETE FROM login_attempts WHERE username = ? AND NOT ok", [username])
+        audit.append(con, actor, "user.password", username, {"self": actor == username})
+
+
+# ---------------------------------------------------------------- logging in
+
+
+def _locked_until(con: duckdb.DuckDBPyConnection, name: str, now: datetime) -> datetime | None:
+    """When the lock on this name ends, if it is locked at ``now``.
+
+    The last ``MAX_FAILURES`` failures since the last success are looked at: when they fall within
+    ``FAILURE_WINDOW`` the name is locked for ``LOCK_DURATION`` after the last of them. Attempts made
+    while locked are not recorded, so they do not extend the lock.
+    """
+    last_ok = con.execute(
+        "SELECT max(ts) FROM login_attempts WHERE username = ? AND ok AND ts <= ?", [name, now]
+    ).fetchone()[0]
+    rows = con.execute(
+        "SELECT ts FROM login_attempts WHERE username = ? AND NOT ok AND ts <= ? AND (? IS NULL OR ts > ?) "
+        "ORDER BY ts DESC LIMIT ?",
+        [name, now, last_ok, last_ok, MAX_FAILURES],
+    ).fetchall()
+    if len(rows) < MAX_FAILURES or rows[0][0] - rows[-1][0] > FAILURE_WINDOW:
+        return None
+    until = rows[0][0] + LOCK_DURATION
+    return until if now < until else None
+
+
+def _locked_message(until: datetime) -> str:
+    local = until.replace(tzinfo=timezone.utc).astimezone()
+    minutes = int(LOCK_DURATION.total_seconds() // 60)
+    return (f"登录失败次数过多（{int(FAILURE_WINDOW.total_seconds() // 60)} 分钟内 {MAX_FAILURES} 次），"
+            f"账户已锁定 {minutes} 分钟，请于 {local:%Y-%m-%d %H:%M:%S} 后再试")
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(digest, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _record(con: duckdb.DuckDBPyConnection, name: str, now: datetime, ok: bool, reason: str,
+            detail: dict, new_hash: str | None = None) -> None:
+    with transaction(con):
+        con.execute("INSERT INTO login_attempts VALUES (?, ?, ?, ?)", [name, now, ok, reason])
+        # attempts older than a day no longer matter to the limit (the audit log keeps every one)
+        con.execute("DELETE FROM login_attempts WHERE username = ? AND ts < ?", [name, now - timedelta(days=1)])
+        if new_hash is not None:
+            con.execute("UPDATE users SET password_hash = ? WHERE username = ?", [new_hash, name])
+        audit.append(con, name, "auth.ok" if ok else "auth.fail", name, {"reason": reason, **detail})
+
+
+def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str, *, now: datetime | None = None) -> User:
+    """Check a username and password; return the account or raise :class:`AuthError`.
+
+    ``MAX_FAILURES`` failed attempts within ``FAILURE_WINDOW`` lock the name for ``LOCK_DURATION``
+    (the failure that reaches the limit already answers 'locked'). Unknown names are treated exactly
+    like wrong passwords. ``now`` (default: the current time) is for tests.
+    """
+    now_utc = _utc_naive(now)
+    name = str(username or "")[:_MAX_TYPED_NAME]
+    password = password if isinstance(password, str) else ""
+    with _NAME_LOCKS[zlib.crc32(name.encode("utf-8")) % len(_NAME_LOCKS)]:
+        until = _locked_until(con, name, now_utc)
+        if until is not None:
+            with transaction(con):
+                audit.append(con, name, "auth.fail", name,
+                             {"reason": "locked", "until": until.replace(tzinfo=timezone.utc).isoformat()})
+            raise AuthError("locked", _locked_message(until), until.replace(tzinfo=timezone.utc))
+        row = con.execute(f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", [name]).fetchone()
+        ok = _verify(row[5] if row else _DUMMY_HASH, password)
+        if row is None or not ok:
+            _record(con, name, now_utc, False, "unknown_user" if row is None else "invalid", {})
+            until = _locked_until(con, name, now_utc)
+            if until is not None:
+                raise AuthError("locked", f"{_INVALID_MESSAGE}。{_locked_message(until)}", until.replace(tzinfo=timezone.utc))
+            raise AuthError("invalid", _INVALID_MESSAGE)
+        user = _user(row)
+        if user.disabled:
+            _record(con, name, now_utc, False, "disabled", {})
+            raise AuthError("disabled", "该账户已停用，请联系管理员")
+        new_hash = _HASHER.hash(password) if _HASHER.check_needs_rehash(row[5]) else None
+        _record(con, name, now_utc, True, "ok", {"role": user.role, "rehashed": new_hash is not None}, new_hash)
+        return user

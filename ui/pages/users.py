@@ -1,0 +1,71 @@
+"""用户管理 (admin): list accounts, create one, change role / clearance / display name / disabled, reset a password."""
+
+import streamlit as st
+
+from comply.levels import LEVELS, level_name
+from comply.users import ROLES, create_user, get_user, list_users, set_password, update_user
+from ui import nav, state
+
+LEVEL_OPTIONS = list(range(len(LEVELS)))
+
+user = nav.require("users")
+cur = state.cursor()
+
+
+def load_edit_form() -> None:
+    """Fill the edit form with the selected account as stored."""
+    chosen = get_user(state.cursor(), st.session_state.get("users_edit_name") or "")
+    if chosen is not None:
+        st.session_state.update(users_edit_display=chosen.display_name, users_edit_role=chosen.role,
+                                users_edit_clearance=chosen.clearance, users_edit_disabled=chosen.disabled)
+
+
+def attempt(done: str, action, *args, **kwargs) -> None:
+    """Run an account change; a ValueError is shown, success is reported after a rerun."""
+    try:
+        action(*args, **kwargs)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    state.flash(done)
+    st.rerun()
+
+
+st.title("用户管理")
+state.show_flash()
+accounts = list_users(cur)
+st.dataframe([{"用户名": u.username, "显示名": u.display_name, "角色": u.role_name, "密级": u.clearance_name,
+               "状态": "已停用" if u.disabled else "启用"} for u in accounts], hide_index=True, key="users_table")
+names = [u.username for u in accounts]
+create_tab, edit_tab, password_tab = st.tabs(["新建用户", "修改用户", "重置密码"])
+
+with create_tab, st.form("users_create_form"):
+    username = st.text_input("用户名", key="users_new_name", help="2–32 位字母、数字或 _ . -")
+    display = st.text_input("显示名", key="users_new_display")
+    role = st.selectbox("角色", list(ROLES), format_func=ROLES.get, key="users_new_role")
+    clearance = st.selectbox("密级", LEVEL_OPTIONS, format_func=level_name, key="users_new_clearance")
+    password = st.text_input("初始密码", type="password", key="users_new_password", help="至少 8 个字符")
+    if st.form_submit_button("创建用户", type="primary", key="users_create"):
+        attempt(f"已创建用户 {username.strip()}", create_user, cur, username.strip(), password, role, clearance, display,
+                actor=user.username)
+
+with edit_tab:
+    st.selectbox("选择用户", names, key="users_edit_name", on_change=load_edit_form)
+    if "users_edit_role" not in st.session_state:
+        load_edit_form()
+    with st.form("users_edit_form"):
+        st.text_input("显示名", key="users_edit_display")
+        st.selectbox("角色", list(ROLES), format_func=ROLES.get, key="users_edit_role")
+        st.selectbox("密级", LEVEL_OPTIONS, format_func=level_name, key="users_edit_clearance")
+        st.checkbox("停用该账户", key="users_edit_disabled")
+        if st.form_submit_button("保存修改", type="primary", key="users_save"):
+            s = st.session_state
+            attempt(f"已保存用户 {s.users_edit_name} 的修改", update_user, cur, s.users_edit_name, role=s.users_edit_role,
+                    clearance=s.users_edit_clearance, disabled=s.users_edit_disabled, display_name=s.users_edit_display,
+                    actor=user.username)
+
+with password_tab, st.form("users_password_form", clear_on_submit=True):
+    target = st.selectbox("选择用户", names, key="users_pw_name")
+    new_password = st.text_input("新密码", type="password", key="users_pw_new", help="至少 8 个字符")
+    if st.form_submit_button("重置密码", key="users_pw_reset"):
+        attempt(f"已重置用户 {target} 的密码", set_password, cur, target, new_password, actor=user.username)

@@ -1,0 +1,132 @@
+"""Shared state: process-wide resources (settings, one DuckDB connection, the LLM backend) and per-session objects.
+
+Resources are created once per process with ``st.cache_resource``; each browser session works on its
+own cursors of the shared connection (a DuckDB connection serves one call at a time) and its own
+reviewers, kept in ``st.session_state``. The signed-in user is re-read from the database on every
+run, so a disabled account or a changed role or clearance takes effect at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import duckdb
+import streamlit as st
+
+from comply.config import Settings, load_settings
+from comply.db import connect
+from comply.llm.backend import Backend, open_backend
+from comply.users import User, get_user
+from review.pipeline import Reviewer
+
+USER_KEY = "user"
+_PER_THREAD_KEY = "_per_thread"
+_CURSOR_LOCK = threading.Lock()
+
+
+@dataclass
+class _ThreadState:
+    """What one script thread of a session works with."""
+
+    cursor: duckdb.DuckDBPyConnection
+    reviewers: dict[bool, Reviewer] = field(default_factory=dict)
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The settings, read once per process (environment and ``comply.toml``)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda con: con.close())
+def connection(db_path: str) -> duckdb.DuckDBPyConnection:
+    """The process's one connection to the database file (migrated on open)."""
+    return connect(db_path)
+
+
+@st.cache_resource(show_spinner="正在启动大模型…", on_release=lambda backend: backend.close())
+def backend() -> Backend:
+    """The LLM backend, started once per process; its ``client`` is None (with ``reason``) when there is no model."""
+    return open_backend(settings(), progress=False)
+
+
+def _thread_state() -> _ThreadState:
+    """This session's state for the running script thread, on the current connection.
+
+    A session runs one script at a time, except that a run left by navigation keeps going until its
+    next Streamlit call (say, inside an ingest) while the next run starts on a new thread
+    (``runner.fastReruns``). A DuckDB connection refuses concurrent calls, so each script thread of a
+    session gets its own cursor; entries of finished threads are dropped.
+    """
+    con = connection(str(settings().db_path))
+    held = st.session_state.get(_PER_THREAD_KEY)
+    if held is None or held[0] is not con:
+        held = (con, {})
+        st.session_state[_PER_THREAD_KEY] = held
+    threads: dict[int, _ThreadState] = held[1]
+    alive = {t.ident for t in threading.enumerate()}
+    for ident in [i for i in threads if i not in alive]:
+        threads.pop(ident, None)
+    ident = threading.get_ident()
+    if ident not in threads:
+        with _CURSOR_LOCK:  # the shared connection, too, serves one call at a time
+            threads[ident] = _ThreadState(con.cursor())
+    return threads[ident]
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """This session's cursor on the shared connection (one per script thread, see :func:`_thread_state`)."""
+    return _thread_state().cursor
+
+
+def reviewer(with_llm: bool) -> Reviewer:
+    """A reviewer on this session's cursor: rules only, or with the LLM backend's client."""
+    held = _thread_state()
+    if with_llm not in held.reviewers:
+        llm = backend()
+        # Rules only: shown at once, and final when there is no model (the notice then says why).
+        reason = llm.reason or "大模型意见随后给出"
+        held.reviewers[with_llm] = (Reviewer(settings(), held.cursor, llm.client, llm.reason) if with_llm
+                                    else Reviewer(settings(), held.cursor, None, reason))
+    return held.reviewers[with_llm]
+
+
+def current_user() -> User | None:
+    """The signed-in user as the database has it now; a deleted or disabled account is signed out."""
+    user: User | None = st.session_state.get(USER_KEY)
+    if user is None:
+        return None
+    fresh = get_user(cursor(), user.username)
+    if fresh is None or fresh.disabled:
+        sign_out()
+        return None
+    st.session_state[USER_KEY] = fresh
+    return fresh
+
+
+def sign_in(user: User) -> None:
+    """Remember the authenticated user for this session."""
+    st.session_state[USER_KEY] = user
+
+
+def sign_out() -> None:
+    """Forget the user and everything this session kept for them (conversation, results); keep the cursors."""
+    for key in list(st.session_state.keys()):
+        if key != _PER_THREAD_KEY:
+            del st.session_state[key]
+
+
+_FLASH_KEY = "_flash"
+
+
+def flash(message: str) -> None:
+    """Keep a success message to show after the next rerun (see :func:`show_flash`)."""
+    st.session_state[_FLASH_KEY] = message
+
+
+def show_flash() -> None:
+    """Show, once, the message kept by :func:`flash`."""
+    message = st.session_state.pop(_FLASH_KEY, None)
+    if message:
+        st.success(message)
