@@ -401,8 +401,13 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
             print(f"已为用户 {args.username} 设置新密码")
             return 0
         disabled = True if args.disable else False if args.enable else None
+        if args.oidc_email is not None:
+            users.link_oidc(con, args.username, args.oidc_email or None, actor=args.actor)
+            print(f"已{'关联' if args.oidc_email else '解除'}用户 {args.username} 的单点登录邮箱 {args.oidc_email}")
+            if args.role is None and args.clearance is None and disabled is None and args.name is None:
+                return 0
         if args.role is None and args.clearance is None and disabled is None and args.name is None:
-            print("没有要修改的内容：请给出 --role / --clearance / --disable / --enable / --name", file=sys.stderr)
+            print("没有要修改的内容：请给出 --role / --clearance / --disable / --enable / --name / --oidc-email", file=sys.stderr)
             return 2
         user = users.update_user(con, args.username, role=args.role, clearance=args.clearance, disabled=disabled,
                                  display_name=args.name, actor=args.actor)
@@ -528,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     state = u.add_mutually_exclusive_group()
     state.add_argument("--disable", action="store_true", help="停用（不能再登录）")
     state.add_argument("--enable", action="store_true", help="重新启用")
+    u.add_argument("--oidc-email", help="单点登录（OIDC）时身份提供方给出的邮箱；空字符串表示解除关联")
     u.add_argument("--actor", default="cli", help="记入审计日志的操作人")
     u = users_sub.add_parser("passwd", help="设置用户的新密码（并清除失败登录记录）")
     u.add_argument("username")

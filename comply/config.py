@@ -75,6 +75,7 @@ class Settings:
     qa_clauses: int = 4
     qa_clause_chars: int = 420
     qa_history_turns: int = 2
+    oidc: str = "off"
 
     @property
     def db_path(self) -> Path:
@@ -106,6 +107,7 @@ _ENV = {
     "llm_model": "COMPLY_LLM_MODEL",
     "local_model": "COMPLY_LOCAL_MODEL",
     "llm_timeout_s": "COMPLY_LLM_TIMEOUT",
+    "oidc": "COMPLY_OIDC",
 }
 
 

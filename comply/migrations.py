@@ -195,12 +195,18 @@ def m005_chat(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m006_oidc(con: duckdb.DuckDBPyConnection) -> None:
+    """The identity-provider e-mail an account may sign in with (optional OIDC single sign-on)."""
+    con.execute("ALTER TABLE users ADD COLUMN oidc_email VARCHAR")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
     ("003_index_and_audit", m003_index_and_audit),
     ("004_users", m004_users),
     ("005_chat", m005_chat),
+    ("006_oidc", m006_oidc),
 ]
 
 

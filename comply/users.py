@@ -176,7 +176,8 @@ def create_user(
         if con.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
             raise ValueError(f"用户名 {username} 已存在")
         con.execute(
-            "INSERT INTO users VALUES (?, ?, ?, ?, ?, FALSE, ?, ?, ?)",
+            "INSERT INTO users (username, display_name, role, clearance, password_hash, disabled, created_at, updated_at, "
+            "password_changed_at) VALUES (?, ?, ?, ?, ?, FALSE, ?, ?, ?)",
             [username, display_name, role, clearance, digest, now, now, now],
         )
         audit.append(con, actor, "user.create", username,
@@ -336,3 +337,36 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str, *
         new_hash = _HASHER.hash(password) if _HASHER.check_needs_rehash(row[5]) else None
         _record(con, name, now_utc, True, "ok", {"role": user.role, "rehashed": new_hash is not None}, new_hash)
         return user
+
+
+def link_oidc(con: duckdb.DuckDBPyConnection, username: str, email: str | None, actor: str) -> None:
+    """Let an account sign in through the identity provider with this e-mail (``None`` unlinks it)."""
+    email = email.strip().lower() if email else None
+    if get_user(con, username) is None:
+        raise ValueError(f"用户 {username} 不存在")
+    if email and con.execute("SELECT 1 FROM users WHERE oidc_email = ? AND username <> ?", [email, username]).fetchone():
+        raise ValueError(f"邮箱 {email} 已关联其他账户")
+    with transaction(con):
+        con.execute("UPDATE users SET oidc_email = ? WHERE username = ?", [email, username])
+        audit.append(con, actor, "user.oidc", username, {"email": email})
+
+
+def user_for_oidc(con: duckdb.DuckDBPyConnection, email: str | None, *, now: datetime | None = None) -> User:
+    """The account linked to an e-mail the identity provider vouched for; audited like a password sign-in.
+
+    Raises:
+        AuthError: no account is linked to the e-mail ("invalid"), or it is disabled.
+    """
+    email = (email or "").strip().lower()
+    row = con.execute(f"SELECT {_COLUMNS} FROM users WHERE oidc_email = ?", [email]).fetchone() if email else None
+    now_utc = _utc_naive(now)
+    if row is None:
+        with transaction(con):
+            audit.append(con, email[:_MAX_TYPED_NAME] or "unknown", "auth.fail", None, {"reason": "oidc_unlinked", "method": "oidc"})
+        raise AuthError("invalid", "该单点登录账户未关联本系统用户，请联系管理员")
+    user = _user(row)
+    if user.disabled:
+        _record(con, user.username, now_utc, False, "disabled", {"method": "oidc"})
+        raise AuthError("disabled", "该账户已停用，请联系管理员")
+    _record(con, user.username, now_utc, True, "ok", {"role": user.role, "method": "oidc"})
+    return user

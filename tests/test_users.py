@@ -314,3 +314,25 @@ def test_parallel_guesses_cannot_pass_the_limit(con):
     assert con.execute("SELECT count(*) FROM login_attempts WHERE NOT ok").fetchone()[0] == 5
     report = audit.verify(con)
     assert report.ok and report.rows == 1 + 8
+
+
+def test_oidc_sign_in_maps_a_linked_email_and_is_audited(tmp_path):
+    from comply.users import link_oidc, user_for_oidc
+
+    con = connect(tmp_path / "oidc.duckdb")
+    create_user(con, "alice", "Alice-pass-1", "compliance", 1)
+    create_user(con, "bob", "Bob-pass-1", "marketer", 0)
+    with pytest.raises(AuthError) as unlinked:
+        user_for_oidc(con, "alice@firm.example")
+    assert unlinked.value.kind == "invalid"
+    link_oidc(con, "alice", "Alice@Firm.example", actor="admin")
+    assert user_for_oidc(con, "alice@firm.example").username == "alice"
+    with pytest.raises(ValueError, match="已关联其他账户"):
+        link_oidc(con, "bob", "alice@firm.example", actor="admin")
+    update_user(con, "alice", disabled=True, actor="admin")
+    with pytest.raises(AuthError) as disabled:
+        user_for_oidc(con, "alice@firm.example")
+    assert disabled.value.kind == "disabled"
+    actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY seq").fetchall()]
+    assert actions.count("user.oidc") == 1 and "auth.ok" in actions and actions.count("auth.fail") == 2
+    assert audit.verify(con).ok

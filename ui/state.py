@@ -105,16 +105,31 @@ def current_user() -> User | None:
     return fresh
 
 
+def oidc_enabled() -> bool:
+    """Whether single sign-on is switched on (``COMPLY_OIDC=on``) and configured (``[auth]`` in secrets.toml)."""
+    if settings().oidc != "on":
+        return False
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
 def sign_in(user: User) -> None:
     """Remember the authenticated user for this session."""
     st.session_state[USER_KEY] = user
 
 
 def sign_out() -> None:
-    """Forget the user and everything this session kept for them (conversation, results); keep the cursors."""
+    """Forget the user and everything this session kept for them (conversation, results); keep the cursors.
+
+    A single-sign-on session is ended too (its cookie would sign the user straight back in).
+    """
     for key in list(st.session_state.keys()):
         if key != _PER_THREAD_KEY:
             del st.session_state[key]
+    if oidc_enabled() and st.user.is_logged_in:
+        st.logout()
 
 
 _FLASH_KEY = "_flash"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from comply.users import AuthError, authenticate, list_users
+from comply.users import AuthError, authenticate, list_users, user_for_oidc
 from ui import state
 
 st.title("合规智能助手")
@@ -22,3 +22,17 @@ if submitted:
     else:
         state.sign_in(user)
         st.rerun()
+
+if state.oidc_enabled():
+    # Optional single sign-on through Streamlit's OIDC support (COMPLY_OIDC=on plus [auth] in secrets.toml).
+    if st.user.is_logged_in:
+        try:
+            state.sign_in(user_for_oidc(cur, st.user.get("email")))
+        except AuthError as exc:
+            st.error(str(exc))
+            st.button("退出单点登录", key="oidc_logout", on_click=st.logout)
+        else:
+            st.rerun()
+    else:
+        st.divider()
+        st.button("企业单点登录（OIDC）", key="oidc_login", on_click=st.login)
