@@ -15,29 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from comply.config import load_settings
 from review.baseline import apply_baseline
-from review.rules import RuleSet, apply_rules, load_default_rules
+from review.rules import Located, RuleSet, apply_rules, load_default_rules
 
 MODES = ("rules", "baseline")
 
 
-class Finding(Protocol):
-    """What scoring needs from a finding (RuleFinding, or an LLM finding with offsets)."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def category(self) -> str: ...
-
-
-Predict = Callable[[str], Sequence[Finding]]
+Predict = Callable[[str], Sequence[Located]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +72,7 @@ def load_dataset(path: Path) -> list[Draft]:
     return drafts
 
 
-def _overlaps(a: Finding | Label, b: Finding | Label) -> bool:
+def _overlaps(a: Located | Label, b: Located | Label) -> bool:
     return a.category == b.category and a.start < b.end and b.start < a.end
 
 

@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from comply.config import Settings, load_settings
 from review.taxonomy import Taxonomy, load_taxonomy
@@ -79,6 +80,19 @@ class RuleSet:
     lexicon_terms: tuple[LexiconTerm, ...]
     window: int
     compiled: tuple[_Compiled, ...] = field(repr=False)
+
+
+class Located(Protocol):
+    """What scoring and highlighting need of any finding (rule, model or merged): offsets and category."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def category(self) -> str: ...
 
 
 @dataclass(frozen=True)

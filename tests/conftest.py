@@ -10,6 +10,7 @@ import pytest
 
 from comply.config import Settings, load_settings
 from comply.db import connect
+from comply.llm.client import ChatOptions, LlmClient
 from kb_ingest.ingest import IngestReport, default_sources, ingest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -80,3 +81,20 @@ def leveled_kb(small_kb: tuple[Settings, duckdb.DuckDBPyConnection], tmp_path: P
                      encoding="utf-8")
     assert ingest(settings, con, [cases], level=2).errors == []
     return settings, con
+
+
+@pytest.fixture()
+def tgi():
+    """The TGI-protocol test double (tests/tgi_double.py); the test fails if the client sent a request off TGI's schema."""
+    from tgi_double import TgiDouble
+
+    with TgiDouble(model_id="test/tgi") as double:
+        yield double
+    assert double.schema_errors == [] and double.handler_errors == []
+
+
+def tgi_client(double) -> LlmClient:
+    """A probed client for the double, with short timeouts and back-off."""
+    client = LlmClient(double.url, options=ChatOptions(timeout_s=5.0, retries=1, backoff_s=0.01))
+    client.probe()
+    return client

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+
+from review.rules import Located
 
 # One background colour per taxonomy category (shared/eval/taxonomy.json); unknown ids get DEFAULT_COLOR.
 CATEGORY_COLORS: Mapping[str, str] = {
@@ -22,25 +23,12 @@ CATEGORY_COLORS: Mapping[str, str] = {
 DEFAULT_COLOR = "#ffe08a"
 
 
-class Marked(Protocol):
-    """What highlighting needs from a finding: its character offsets and category."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def category(self) -> str: ...
-
-
 def color(category: str) -> str:
     """The highlight colour of a category."""
     return CATEGORY_COLORS.get(category, DEFAULT_COLOR)
 
 
-def highlight_html(text: str, findings: Sequence[Marked], names: Mapping[str, str]) -> str:
+def highlight_html(text: str, findings: Sequence[Located], names: Mapping[str, str]) -> str:
     """The draft as escaped HTML, each stretch covered by findings in a ``<mark>`` coloured by category.
 
     Overlapping findings split the text at every boundary. A stretch takes the colour of the most
