@@ -309,15 +309,18 @@ def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if backend.client is not None else 1
 
 
-def _eval_review(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.review import evaluate, format_report, load_dataset, rules_categories
+_EVAL_MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed")}
+
+
+def _eval_review(args: argparse.Namespace, settings: Settings) -> tuple[dict, str | None] | int:
+    from eval.review import evaluate, load_dataset, rules_categories
     from review.baseline import apply_baseline
     from review.pipeline import Reviewer
     from review.rules import load_default_rules
 
     drafts = load_dataset(Path(args.dataset))
     rules = load_default_rules(settings)
-    reports = {}
+    reports, model = {}, None
     for mode in args.mode:
         if mode == "baseline":
             reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), rules_categories(rules))
@@ -326,31 +329,147 @@ def _eval_review(args: argparse.Namespace, settings: Settings) -> int:
             if mode == "llm" and backend.client is None:
                 print(f"无法评测 llm 模式：{backend.reason}", file=sys.stderr)
                 return 1
+            model = backend.model if mode == "llm" else model
             reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
             reports[mode] = evaluate(drafts, lambda text: reviewer.review(text, user="eval", rewrite=False).findings, rules_categories(rules))
+    return {"dataset": args.dataset, "modes": reports}, model
+
+
+def _eval_qa(args: argparse.Namespace, settings: Settings) -> tuple[dict, str | None] | int:
+    from eval.qa import NEEDS_MODEL, evaluate, load_dataset
+    from retrieval.search import Searcher
+
+    items = load_dataset(Path(args.dataset))
+    with _backend(settings, False, True) as backend:
+        if backend.client is None:
+            print(f"{NEEDS_MODEL}（{backend.reason}）", file=sys.stderr)
+            return 1
+        searcher = Searcher(settings, connect(settings.db_path)) if "retrieval" in args.mode else None
+        report = evaluate(backend.client, searcher, items, settings, tuple(args.mode), clearance=args.clearance)
+    return report, report["model"]
+
+
+def _eval_text(suite: str, report: dict, dataset: str) -> str:
+    if suite == "review":
+        from eval.review import format_report
+
+        return "\n".join(format_report(r, f"mode: {mode}   dataset: {dataset}   drafts: {r['n_drafts']} (clean {r['n_clean']})") + "\n"
+                         for mode, r in report["modes"].items())
+    if suite == "cases":
+        from eval.cases import format_report as cases_report
+
+        return cases_report(report, dataset)
+    if suite == "qa":
+        from eval.qa import format_report as qa_report
+
+        return qa_report(report, dataset)
+    keys = ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")
+    lines = [f"数据集：{dataset}（{report['n']} 题）", f"{'mode':<8}" + "".join(f"{m:>10}" for m in keys)]
+    lines += [f"{mode:<8}" + "".join(f"{r['overall'][m]:>10.3f}" for m in keys) for mode, r in report["modes"].items()]
+    return "\n".join(lines)
+
+
+def _eval_stored(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.report import compare, write_comparison
+    from eval.runs import get_run, list_runs
+
+    con = connect(settings.db_path)
+    if args.suite == "runs":
+        runs = list_runs(con, limit=args.limit)
+        if args.json:
+            _print_json([r.as_json(with_metrics=False) for r in runs])
+        elif not runs:
+            print("还没有保存的评测记录（评测时加 --save）")
+        for r in runs if not args.json else []:
+            print(f"{r.run_id}  {r.suite:<9} {r.created_at:%Y-%m-%d %H:%M}  {(r.git_commit or '-')[:10]:<10} {r.model or '-'}  {r.dataset_path}")
+        return 0
+    if len(args.run_ids) != 2:
+        print("compare 需要两个评测记录编号：comply eval compare RUN_A RUN_B", file=sys.stderr)
+        return 2
+    runs = [get_run(con, run_id) for run_id in args.run_ids]
+    for run_id, run in zip(args.run_ids, runs):
+        if run is None:
+            print(f"未找到评测记录 {run_id}（或编号前缀不唯一）", file=sys.stderr)
+            return 1
+    comparison = compare(runs[0], runs[1])
     if args.json:
-        _print_json({"dataset": args.dataset, "modes": reports})
-    for mode, report in reports.items() if not args.json else []:
-        print(format_report(report, f"mode: {mode}   dataset: {args.dataset}   drafts: {report['n_drafts']} (clean {report['n_clean']})") + "\n")
+        _print_json({"a": runs[0].run_id, "b": runs[1].run_id, "notes": comparison.notes,
+                     "rows": [{"metric": k, "a": va, "b": vb, "delta": d} for k, va, vb, d in comparison.rows]})
+    else:
+        print(comparison.markdown())
+    if args.report:
+        for path in write_comparison(comparison, Path(args.report)):
+            print(f"已写入 {path}", file=sys.stderr)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.retrieval import evaluate, load_dataset
+    from eval.runs import new_run, save_run, settings_config
+
+    if args.suite in ("runs", "compare"):
+        return _eval_stored(args, settings)
+    if not args.dataset:
+        print(f"评测 {args.suite} 需要 --dataset 数据集路径", file=sys.stderr)
+        return 2
+    allowed = _EVAL_MODES.get(args.suite, ())
+    if args.mode and any(m not in allowed for m in args.mode):
+        print(f"{args.suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", file=sys.stderr)
+        return 2
+    args.mode = args.mode or {"review": ["rules", "baseline"], "retrieval": list(allowed), "qa": list(allowed)}.get(args.suite, [])
+    try:
+        if args.suite == "review":
+            outcome = _eval_review(args, settings)
+        elif args.suite == "qa":
+            outcome = _eval_qa(args, settings)
+        else:
+            outcome = (_eval_search(args, settings), None)
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    if isinstance(outcome, int):
+        return outcome
+    report, model = outcome
+    run_id = None
+    if args.save or args.report:
+        con = connect(settings.db_path)
+        run = new_run(args.suite, report, Path(args.dataset), settings_config(settings, args.suite, con), model)
+        if args.save:
+            run_id = save_run(con, run)
+        if args.report:
+            from eval.report import write_report
+
+            for path in write_report(run, Path(args.report)):
+                print(f"已写入 {path}", file=sys.stderr)
+    if args.json:
+        _print_json({**report, "run_id": run_id} if run_id else report)
+    else:
+        print(_eval_text(args.suite, report, args.dataset))
+        if run_id:
+            print(f"评测记录已保存：{run_id}")
+    return 0
+
+
+def _eval_search(args: argparse.Namespace, settings: Settings) -> dict:
     from retrieval.search import Searcher
 
-    if args.suite == "review":
-        return _eval_review(args, settings)
     searcher = Searcher(settings, connect(settings.db_path))
-    report = evaluate(searcher, load_dataset(Path(args.dataset)), clearance=args.clearance)
-    if args.json:
-        _print_json(report)
-        return 0
-    print(f"数据集：{args.dataset}（{report['n']} 题）")
-    print(f"{'mode':<8}" + "".join(f"{m:>10}" for m in ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")))
-    for mode, result in report["modes"].items():
-        print(f"{mode:<8}" + "".join(f"{result['overall'][m]:>10.3f}" for m in ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")))
-    return 0
+    if args.suite == "cases":
+        from eval.cases import evaluate as evaluate_cases, load_dataset as load_cases
+
+        return evaluate_cases(searcher, load_cases(Path(args.dataset)), clearance=args.clearance)
+    from eval.retrieval import evaluate, load_dataset
+
+    return evaluate(searcher, load_dataset(Path(args.dataset)), modes=tuple(args.mode), clearance=args.clearance)
+
+
+def cmd_bench(argv: list[str]) -> int:
+    """``comply bench …``: hand the remaining arguments to ``eval.bench.main``."""
+    try:
+        from eval.bench import main as bench_main
+    except ImportError as exc:
+        print(f"基准测试模块不可用：{exc}", file=sys.stderr)
+        return 1
+    return bench_main(argv)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -503,13 +622,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_llm)
 
-    p = sub.add_parser("eval", help="评测套件")
-    p.add_argument("suite", choices=("retrieval", "review"))
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--mode", nargs="+", choices=("rules", "baseline", "llm"), default=["rules", "baseline"], help="用于 review")
+    p = sub.add_parser("eval", help="评测套件：retrieval / review / cases / qa；runs 列出记录，compare 对比两次记录")
+    p.add_argument("suite", choices=("retrieval", "review", "cases", "qa", "runs", "compare"))
+    p.add_argument("run_ids", nargs="*", help="用于 compare：两个评测记录编号（或唯一前缀）")
+    p.add_argument("--dataset", help="数据集路径（JSONL，格式同 shared/eval/dev 下对应文件）")
+    p.add_argument("--mode", nargs="+", help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed")
     p.add_argument("--clearance", type=_level, default=len(LEVELS) - 1)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--save", action="store_true", help="把结果保存到数据库并打印记录编号")
+    p.add_argument("--report", metavar="DIR", help="把报告（JSON、Markdown、HTML）写到该目录")
+    p.add_argument("--limit", type=int, default=50, help="用于 runs：最多列出多少条")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="性能基准测试（参数原样交给 eval.bench）", add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda args, settings: cmd_bench(args.bench_args))
 
     p = sub.add_parser("users", help="用户管理：add 新建 / list 列出 / update 修改 / passwd 设置密码")
     p.set_defaults(func=cmd_users)
@@ -544,6 +671,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``comply`` script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "docs" and args.action != "list" and not args.doc_id:
         print("需要 doc_id", file=sys.stderr)

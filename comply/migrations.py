@@ -200,6 +200,25 @@ def m006_oidc(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE users ADD COLUMN oidc_email VARCHAR")
 
 
+def m007_eval_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored evaluation runs: suite, code version, settings, model, dataset identity and metrics."""
+    con.execute(
+        """
+        CREATE TABLE eval_runs (
+            run_id VARCHAR PRIMARY KEY,
+            suite VARCHAR NOT NULL,            -- 'retrieval' | 'review' | 'cases' | 'qa' | …
+            created_at TIMESTAMP NOT NULL,     -- UTC
+            git_commit VARCHAR,                -- `git rev-parse HEAD`, NULL outside a checkout
+            config JSON NOT NULL,              -- the Settings fields the suite depends on
+            model VARCHAR,                     -- LLM model, when the suite used one
+            dataset_path VARCHAR NOT NULL,
+            dataset_sha256 VARCHAR NOT NULL,
+            metrics JSON NOT NULL              -- the suite's full report
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -207,6 +226,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_users", m004_users),
     ("005_chat", m005_chat),
     ("006_oidc", m006_oidc),
+    ("007_eval_runs", m007_eval_runs),
 ]
 
 

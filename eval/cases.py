@@ -1,0 +1,80 @@
+"""The similar-case suite: a draft excerpt or conduct → the penalty cases describing similar conduct.
+
+Scores ``Searcher.search_cases`` (the function the app and ``comply cases`` use) with hit@1/3/5 and MRR;
+any dataset in the format of shared/eval/dev/case_queries.jsonl can be given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.metrics import hit_at, reciprocal_rank
+from retrieval.search import Searcher
+
+K_VALUES = (1, 3, 5)
+METRICS = tuple(f"hit@{k}" for k in K_VALUES) + ("mrr", "recall@5")
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """One query with the ids of the cases that describe genuinely similar conduct."""
+
+    id: str
+    query: str
+    relevant: tuple[str, ...]
+
+
+def load_dataset(path: Path) -> list[CaseQuery]:
+    """Read a JSONL dataset in the format of shared/eval/dev/case_queries.jsonl.
+
+    Raises:
+        ValueError: naming the line of a malformed item.
+    """
+    items = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            relevant = tuple(str(c) for c in obj["relevant_case_ids"])
+            if not obj["query"].strip() or not relevant:
+                raise ValueError("query 或 relevant_case_ids 为空")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"{path} 第 {n} 行格式错误：{exc}") from exc
+        items.append(CaseQuery(str(obj.get("id", n)), obj["query"], relevant))
+    return items
+
+
+def evaluate(searcher: Searcher, items: list[CaseQuery], k: int = max(K_VALUES), clearance: int = 2) -> dict:
+    """hit@1/3/5, MRR and recall@5 over the queries, per-query ranks, and per-query latency (seconds)."""
+    rows, latencies = [], []
+    for item in items:
+        start = time.perf_counter()
+        hits = searcher.search_cases(item.query, k=k, clearance=clearance)
+        latencies.append(round(time.perf_counter() - start, 4))
+        ids = [h.case_id for h in hits]
+        flags = [c in item.relevant for c in ids]
+        rows.append({
+            "id": item.id,
+            "rank": next((i for i, f in enumerate(flags, start=1) if f), None),
+            "retrieved": ids,
+            **{f"hit@{kk}": hit_at(flags, kk) for kk in K_VALUES},
+            "mrr": reciprocal_rank(flags),
+            "recall@5": len(set(ids[:5]) & set(item.relevant)) / len(item.relevant),
+        })
+    overall = {m: round(sum(r[m] for r in rows) / len(rows), 4) if rows else 0.0 for m in METRICS}
+    return {"n": len(items), "overall": overall, "items": rows, "latencies_s": latencies}
+
+
+def format_report(report: dict, dataset: str) -> str:
+    """A plain-text summary of a cases report."""
+    head = "".join(f"{m:>10}" for m in METRICS)
+    values = "".join(f"{report['overall'][m]:>10.3f}" for m in METRICS)
+    misses = [r["id"] for r in report["items"] if r["rank"] is None]
+    lines = [f"数据集：{dataset}（{report['n']} 条）", head, values]
+    if misses:
+        lines.append("前 5 名中没有相关案例：" + "、".join(misses))
+    return "\n".join(lines)

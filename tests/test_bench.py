@@ -1,0 +1,56 @@
+"""Smoke tests of the benchmark command: structure and positive numbers only, never timing thresholds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import bench
+
+pytestmark = pytest.mark.integration
+
+HAS_LANGCHAIN = all(importlib.util.find_spec(m) for m in ("langchain_community", "langchain_classic", "rank_bm25"))
+
+
+def test_bench_search_and_review_smoke(corpus_kb, tmp_path: Path) -> None:
+    settings, _con, _report = corpus_kb
+    out = tmp_path / "out"
+    argv = ["--data", str(settings.data_dir), "--scales", "3000", "--only", "search,review", "--queries", "5", "--out", str(out)]
+    assert bench.main(argv) == 0
+    report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    machine = report["machine"]
+    assert machine["python"] and machine["faiss"] and machine["torch"] and machine["gpu"]
+    entry = report["search"]["3000"]
+    assert entry["rows"] == 3000 and entry["synthetic"] is True and entry["dense_kind"].startswith("cpu")
+    for mode in ("dense", "bm25", "hybrid", "hybrid_e2e", "query_embedding"):
+        stats = entry["latency"][mode]
+        assert stats["n"] == 5
+        assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+    review = report["review"]
+    assert review["drafts"] == 5 and review["p50_ms"] > 0
+    assert all(s["peak_rss_mb_after"] > 0 for s in report["stages"].values())
+    md = (out / "bench.md").read_text(encoding="utf-8")
+    assert "| 3,000 (synthetic) |" in md and "GPU" in md and "Review (rules only" in md and "LLM: not measured" in md
+
+
+def test_scale_up_perturbs_replicas(corpus_kb) -> None:
+    settings, con, _report = corpus_kb
+    real = bench.load_real_chunks(settings, con)
+    syn = bench.scale_up(real, len(real.ids) + 10)
+    assert len(syn.ids) == len(set(syn.ids)) == len(real.ids) + 10
+    norms = (syn.vectors**2).sum(axis=1)
+    assert abs(float(norms.max()) - 1) < 1e-4 and abs(float(norms.min()) - 1) < 1e-4
+    assert syn.tokens[-1][-1] == str(len(syn.ids) - 1)
+
+
+@pytest.mark.skipif(not HAS_LANGCHAIN, reason="langchain-community / langchain-classic / rank_bm25 not installed")
+def test_langchain_baseline_hit_rate(corpus_kb) -> None:
+    settings, con, _report = corpus_kb
+    real = bench.load_real_chunks(settings, con)
+    result = bench.bench_baseline(settings, con, real, bench._queries(settings, 5))
+    assert result["questions"] == 5
+    for side in ("langchain", "project_hybrid"):
+        assert 0.0 <= result[side]["hit@5"] <= 1.0 and result[side]["p50_ms"] > 0
