@@ -6,11 +6,11 @@ any dataset in the format of shared/eval/dev/case_queries.jsonl can be given.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.jsonl import read_jsonl
 from eval.metrics import hit_at, reciprocal_rank
 from retrieval.search import Searcher
 
@@ -33,19 +33,14 @@ def load_dataset(path: Path) -> list[CaseQuery]:
     Raises:
         ValueError: naming the line of a malformed item.
     """
-    items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            relevant = tuple(str(c) for c in obj["relevant_case_ids"])
-            if not obj["query"].strip() or not relevant:
-                raise ValueError("query 或 relevant_case_ids 为空")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise ValueError(f"{path} 第 {n} 行格式错误：{exc}") from exc
-        items.append(CaseQuery(str(obj.get("id", n)), obj["query"], relevant))
-    return items
+    return read_jsonl(path, _case_query)
+
+
+def _case_query(obj: dict, n: int) -> CaseQuery:
+    relevant = tuple(str(c) for c in obj["relevant_case_ids"])
+    if not obj["query"].strip() or not relevant:
+        raise ValueError("query 或 relevant_case_ids 为空")
+    return CaseQuery(str(obj.get("id", n)), obj["query"], relevant)
 
 
 def evaluate(searcher: Searcher, items: list[CaseQuery], k: int = max(K_VALUES), clearance: int = 2) -> dict:

@@ -12,7 +12,6 @@ Dataset format, one JSON object per line:
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from comply.config import Settings
 from comply.llm.client import LlmClient, LlmError
 from comply.qa.prompt import Clause, clause_block
 from comply.qa.verify import verify
+from eval.jsonl import read_jsonl
 from kb_ingest.citations import normalize_law_name
 from retrieval.search import Searcher
 
@@ -56,19 +56,14 @@ def load_dataset(path: Path) -> list[QaItem]:
     Raises:
         ValueError: naming the line of a malformed item (e.g. an answer that is not a choice key).
     """
-    items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            choices = {str(k): str(v) for k, v in obj["choices"].items()}
-            if len(choices) < 2 or obj["answer"] not in choices or not obj["question"].strip():
-                raise ValueError("需要 question、至少两个 choices，且 answer 是其中一个选项")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise ValueError(f"{path} 第 {n} 行格式错误：{exc}") from exc
-        items.append(QaItem(str(obj.get("id", n)), obj["question"], choices, obj["answer"], obj.get("article")))
-    return items
+    return read_jsonl(path, _qa_item)
+
+
+def _qa_item(obj: dict, n: int) -> QaItem:
+    choices = {str(k): str(v) for k, v in obj["choices"].items()}
+    if len(choices) < 2 or obj["answer"] not in choices or not obj["question"].strip():
+        raise ValueError("需要 question、至少两个 choices，且 answer 是其中一个选项")
+    return QaItem(str(obj.get("id", n)), obj["question"], choices, obj["answer"], obj.get("article"))
 
 
 def answer_model(keys: list[str]) -> type[BaseModel]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comply.config import load_settings
+from eval.jsonl import read_jsonl
 from review.baseline import apply_baseline
 from review.rules import Located, RuleSet, apply_rules, load_default_rules
 
@@ -53,23 +54,18 @@ def load_dataset(path: Path) -> list[Draft]:
     Raises:
         ValueError: naming the line of a malformed item or of a label span not found in its text.
     """
-    drafts = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            text = obj["text"]
-            labels = []
-            for label in obj.get("labels") or []:
-                start = text.find(label["span"])
-                if not label["span"] or start < 0:
-                    raise ValueError(f"标注片段“{label['span']}”不在正文中")
-                labels.append(Label(label["span"], label["category"], start, start + len(label["span"])))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path} 第 {n} 行格式错误：{exc}") from exc
-        drafts.append(Draft(str(obj.get("id", n)), obj.get("genre", ""), text, bool(obj.get("clean", not labels)), tuple(labels)))
-    return drafts
+    return read_jsonl(path, _draft)
+
+
+def _draft(obj: dict, n: int) -> Draft:
+    text = obj["text"]
+    labels = []
+    for label in obj.get("labels") or []:
+        start = text.find(label["span"])
+        if not label["span"] or start < 0:
+            raise ValueError(f"标注片段“{label['span']}”不在正文中")
+        labels.append(Label(label["span"], label["category"], start, start + len(label["span"])))
+    return Draft(str(obj.get("id", n)), obj.get("genre", ""), text, bool(obj.get("clean", not labels)), tuple(labels))
 
 
 def _overlaps(a: Located | Label, b: Located | Label) -> bool:
