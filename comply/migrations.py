@@ -219,6 +219,104 @@ def m007_eval_runs(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m008_clients(con: duckdb.DuckDBPyConnection) -> None:
+    """Client profiles and holdings, the day's market summary, and consents to use client data."""
+    con.execute(
+        """
+        CREATE TABLE clients (
+            client_id VARCHAR PRIMARY KEY,
+            name VARCHAR,                      -- NULL once purged
+            risk_tolerance INTEGER,            -- 1..5 = C1..C5; NULL once purged
+            investor_type VARCHAR,             -- '普通投资者' | '专业投资者'
+            age INTEGER,
+            advisor VARCHAR,                   -- the account manager's username, if any
+            synthetic BOOLEAN NOT NULL DEFAULT FALSE,
+            state VARCHAR NOT NULL,            -- 'active' | 'purged'
+            source_sha256 VARCHAR,             -- hash of the imported file
+            imported_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE holdings (
+            client_id VARCHAR NOT NULL,
+            as_of VARCHAR NOT NULL,            -- YYYY-MM-DD
+            code VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            product_type VARCHAR NOT NULL,     -- 股票 / 股票型基金 / 混合型基金 / 债券型基金 / 货币市场基金 / …
+            risk_level INTEGER NOT NULL,       -- 1..5 = R1..R5
+            quantity DOUBLE,
+            market_value DOUBLE NOT NULL,
+            cost DOUBLE,
+            PRIMARY KEY (client_id, as_of, code)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE market_summary (
+            date VARCHAR NOT NULL,             -- YYYY-MM-DD
+            item VARCHAR NOT NULL,             -- 上证指数 / 沪深300 / 银行板块 / …
+            kind VARCHAR NOT NULL,             -- 'index' | 'sector' | 'news'
+            close DOUBLE,
+            change_pct DOUBLE,
+            note VARCHAR,
+            PRIMARY KEY (date, item)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE consents (
+            consent_id VARCHAR PRIMARY KEY,
+            client_id VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,          -- a personalised-material kind, e.g. 'daily_commentary'
+            document_name VARCHAR NOT NULL,
+            document_sha256 VARCHAR NOT NULL,
+            granted_at TIMESTAMP NOT NULL,
+            granted_by VARCHAR NOT NULL,
+            grant_seq BIGINT NOT NULL,         -- the audit_log row of the grant
+            revoked_at TIMESTAMP,
+            revoked_by VARCHAR,
+            revoke_seq BIGINT
+        )
+        """
+    )
+
+
+def m009_generation(con: duckdb.DuckDBPyConnection) -> None:
+    """Batch generation jobs and their per-client items (a job resumes where it stopped)."""
+    con.execute(
+        """
+        CREATE TABLE generation_jobs (
+            job_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,             -- 'daily_commentary' | 'morning_note' | 'evening_note' | 'holdings_diagnosis'
+            market_date VARCHAR NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            state VARCHAR NOT NULL             -- 'running' | 'done'
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE generation_items (
+            job_id VARCHAR NOT NULL,
+            client_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,            -- 'pending' | 'done' | 'skipped' | 'failed'
+            text VARCHAR,
+            review JSON,                       -- the final review report of the text
+            rounds INTEGER,
+            mode VARCHAR,                      -- 'llm' | 'template'
+            reason VARCHAR,                    -- why skipped or failed
+            finished_at TIMESTAMP,
+            PRIMARY KEY (job_id, client_id)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -227,6 +325,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("005_chat", m005_chat),
     ("006_oidc", m006_oidc),
     ("007_eval_runs", m007_eval_runs),
+    ("008_clients", m008_clients),
+    ("009_generation", m009_generation),
 ]
 
 
