@@ -309,7 +309,8 @@ def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if backend.client is not None else 1
 
 
-_EVAL_MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed")}
+_EVAL_MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
+               "generation": ("llm", "template")}
 
 
 def _eval_review(args: argparse.Namespace, settings: Settings) -> tuple[dict, str | None] | int:
@@ -349,7 +350,29 @@ def _eval_qa(args: argparse.Namespace, settings: Settings) -> tuple[dict, str | 
     return report, report["model"]
 
 
+def _eval_generation(args: argparse.Namespace, settings: Settings) -> tuple[dict, str | None] | int:
+    from comply.generate.loop import Loop
+    from eval.generation import evaluate, load_dataset
+    from review.pipeline import Reviewer
+
+    if len(args.mode) != 1:
+        print("generation 每次只评测一种 --mode：llm 或 template", file=sys.stderr)
+        return 2
+    items = load_dataset(Path(args.dataset))
+    with _backend(settings, args.mode[0] == "template", True) as backend:
+        if args.mode[0] == "llm" and backend.client is None:
+            print(f"无法评测 llm 模式：{backend.reason}（用 --mode template 评测模板生成）", file=sys.stderr)
+            return 1
+        loop = Loop(Reviewer(settings, connect(settings.db_path), backend.client, backend.reason), backend.client, backend.reason)
+        report = evaluate(loop, items, max_rounds=settings.generate_rounds)
+    return report, backend.model
+
+
 def _eval_text(suite: str, report: dict, dataset: str) -> str:
+    if suite == "generation":
+        from eval.generation import format_report as generation_report
+
+        return generation_report(report, dataset)
     if suite == "review":
         from eval.review import format_report
 
@@ -415,12 +438,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode and any(m not in allowed for m in args.mode):
         print(f"{args.suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", file=sys.stderr)
         return 2
-    args.mode = args.mode or {"review": ["rules", "baseline"], "retrieval": list(allowed), "qa": list(allowed)}.get(args.suite, [])
+    args.mode = args.mode or {"review": ["rules", "baseline"], "retrieval": list(allowed), "qa": list(allowed),
+                              "generation": ["llm"]}.get(args.suite, [])
     try:
         if args.suite == "review":
             outcome = _eval_review(args, settings)
         elif args.suite == "qa":
             outcome = _eval_qa(args, settings)
+        elif args.suite == "generation":
+            outcome = _eval_generation(args, settings)
         else:
             outcome = (_eval_search(args, settings), None)
     except ValueError as exc:
@@ -611,6 +637,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_review)
 
+    from comply.generate.cli import add_parser as add_generate
+
+    add_generate(sub, _level)
+
+    from comply.clients.cli import add_parser as add_clients
+
+    add_clients(sub)
+
     p = sub.add_parser("points", help="从一部法规中提取审核要点（义务与禁止），导出清单")
     p.add_argument("document", help="文档 id 或标题（可省略“中华人民共和国”）")
     p.add_argument("--clearance", type=_level, default=0)
@@ -622,11 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_llm)
 
-    p = sub.add_parser("eval", help="评测套件：retrieval / review / cases / qa；runs 列出记录，compare 对比两次记录")
-    p.add_argument("suite", choices=("retrieval", "review", "cases", "qa", "runs", "compare"))
+    p = sub.add_parser("eval", help="评测套件：retrieval / review / cases / qa / generation；runs 列出记录，compare 对比两次记录")
+    p.add_argument("suite", choices=("retrieval", "review", "cases", "qa", "generation", "runs", "compare"))
     p.add_argument("run_ids", nargs="*", help="用于 compare：两个评测记录编号（或唯一前缀）")
     p.add_argument("--dataset", help="数据集路径（JSONL，格式同 shared/eval/dev 下对应文件）")
-    p.add_argument("--mode", nargs="+", help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed")
+    p.add_argument("--mode", nargs="+", help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed；generation：llm 或 template")
     p.add_argument("--clearance", type=_level, default=len(LEVELS) - 1)
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", action="store_true", help="把结果保存到数据库并打印记录编号")

@@ -76,6 +76,8 @@ class Settings:
     qa_clause_chars: int = 420
     qa_history_turns: int = 2
     oidc: str = "off"
+    disclosures_file: Path = PROJECT_ROOT / "config" / "disclosures.toml"
+    generate_rounds: int = 3
 
     @property
     def db_path(self) -> Path:
@@ -108,6 +110,7 @@ _ENV = {
     "local_model": "COMPLY_LOCAL_MODEL",
     "llm_timeout_s": "COMPLY_LLM_TIMEOUT",
     "oidc": "COMPLY_OIDC",
+    "disclosures_file": "COMPLY_DISCLOSURES",
 }
 
 

@@ -25,10 +25,10 @@ from comply.levels import LEVELS, level_name
 
 ROLES: dict[str, str] = {"compliance": "合规", "marketer": "营销", "evaluator": "评测", "admin": "管理员"}
 
-ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "cases", "kb", "audit", "eval", "users"})
+ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "generate", "cases", "kb", "audit", "eval", "users"})
 PAGES: dict[str, frozenset[str]] = {
     "compliance": frozenset({"qa", "review", "cases"}),
-    "marketer": frozenset({"review", "cases"}),
+    "marketer": frozenset({"review", "generate", "cases"}),
     "evaluator": frozenset({"qa", "review", "cases", "eval"}),
     "admin": ALL_PAGES,
 }

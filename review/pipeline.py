@@ -167,7 +167,7 @@ class Reviewer:
         if rewrite and report.mode == LLM and report.findings:
             self._rewrite(report, resolver, max_rounds)
         report.total_s = time.perf_counter() - started
-        report.audit_seq = self._record(report, user, clearance) if audit else None
+        report.audit_seq = self.record(report, user, clearance) if audit else None
         return report
 
     def _rewrite(self, report: ReviewReport, resolver: ClauseResolver, max_rounds: int) -> None:
@@ -188,7 +188,8 @@ class Reviewer:
             problems = [(f.span, f.suggestion) for f in remaining] + [(n, "原文没有这个数字，删除它") for n in invented]
         report.notice = "改写稿复审仍有问题，请人工修改" if report.rewrite_findings else "改写稿出现原文没有的数字，请人工核对"
 
-    def _record(self, report: ReviewReport, user: str, clearance: int) -> int:
+    def record(self, report: ReviewReport, user: str, clearance: int) -> int:
+        """Append the review to the audit chain (the draft's hash, never its text); return the row's seq."""
         detail = {
             "clearance": level_name(clearance),
             "draft_sha256": report.draft_sha256,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from review.grounding import ClauseRef
@@ -56,6 +57,9 @@ def check_findings(findings: list[LlmFinding], text: str, offset: int, clauses: 
 
 
 def new_figures(original: str, rewritten: str) -> list[str]:
-    """Numbers in the rewrite that the original never contained (a rewrite must not invent figures)."""
-    known = set(_NUMBER.findall(original))
-    return sorted({n for n in _NUMBER.findall(rewritten) if n not in known})
+    """Numbers in the rewrite that the original never contained (a rewrite must not invent figures).
+
+    Full-width digits count as digits (NFKC), so "１２%" is the figure 12.
+    """
+    known = set(_NUMBER.findall(unicodedata.normalize("NFKC", original)))
+    return sorted({n for n in _NUMBER.findall(unicodedata.normalize("NFKC", rewritten)) if n not in known})

@@ -7,6 +7,7 @@ is real: the DuckDB file, the index, the embedding model, the users. Screenshots
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -48,10 +49,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+COPY = {"title": "均衡配置 长期陪伴", "lead": "股债均衡配置，行业分散。", "points": ["关注长期配置价值", "控制组合波动"], "sections": []}
+
+
 def _model(body: dict) -> str:
-    """A well-behaved model: Q&A quotes clause [1] verbatim; a review adds nothing; a rewrite is compliant."""
+    """A well-behaved model: Q&A quotes clause [1] verbatim; a review adds nothing; copy and rewrites are compliant."""
     if "response_format" in body:
-        return '{"findings": []}'
+        content = body["messages"][-1]["content"]
+        return json.dumps(COPY, ensure_ascii=False) if "【资料】" in content and "【文案】" not in content else '{"findings": []}'
     if "【参考条款】" in body["messages"][-1]["content"]:
         return f"依据条款，“{first_sentence(clause_text(body, 1))}”[1]。"
     return "【稳盈一号】产品介绍。基金有风险，投资需谨慎，过往业绩不代表未来表现。"
@@ -175,6 +180,27 @@ def test_marketer_reviews_a_draft_and_cannot_see_admin_pages(page, app_url):
     page.get_by_text("大模型审核中…").wait_for(state="detached")
     page.get_by_text("改写稿").first.wait_for()
     shot(page, "review")
+
+
+def test_marketer_generates_reviewed_copy_and_client_notes(page, app_url):
+    sign_in(page, app_url, "mia")
+    open_page(page, "营销物料")
+    page.get_by_label("产品名称").fill("远舟均衡配置混合型证券投资基金A")
+    page.get_by_label("管理人").fill("远舟基金管理有限公司")
+    page.get_by_label("产品特点（每行一条，只写事实）").fill("股债均衡配置，行业分散")
+    page.get_by_role("button", name="生成并审核").click()
+    page.get_by_text("合规审核通过：未发现问题").nth(1).wait_for(timeout=180_000)
+    assert page.get_by_text("远舟均衡配置混合型证券投资基金A·海报").count() and page.get_by_text("远舟均衡配置混合型证券投资基金A·公众号文章").count()
+    assert "本产品风险等级为R3（中风险）" in page.get_by_test_id("stCode").first.inner_text()
+    shot(page, "generate")
+    page.get_by_role("tab", name="客户个性化材料").click()
+    page.get_by_text("导入客户数据（CSV / Excel）").click()
+    page.get_by_role("button", name="载入演示数据（合成数据）").click()
+    page.get_by_text("已载入合成演示数据").wait_for()
+    page.get_by_role("button", name="批量生成全部已授权客户").click()
+    page.get_by_text("已完成 ·").wait_for(timeout=300_000)
+    assert page.get_by_text("DEMO001 的材料").count() == 1 and page.get_by_text("DEMO012 的材料").count() == 0
+    shot(page, "generate-batch")
 
 
 def test_admin_upload_becomes_searchable_and_audit_verifies(page, app_url, tmp_path):

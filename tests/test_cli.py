@@ -148,3 +148,36 @@ def test_points_exports_a_checklist(cli_env, tmp_path):
     assert target.stat().st_size > 0
     missing = cli_env("points", "不存在的办法")
     assert missing.returncode == 1 and "未找到" in missing.stderr
+
+
+GENERATE_BRIEF = {
+    "product": {"name": "远舟均衡配置混合型证券投资基金A", "type": "混合型基金", "risk_level": "R3", "manager": "远舟基金管理有限公司",
+                "benchmark": "沪深300指数收益率×60%+中债综合指数收益率×40%",
+                "performance": [{"period": "2024年度", "return": 6.85, "benchmark_return": 4.12}]},
+    "channel": "poster", "length": 150,
+}
+
+
+def test_generate_brief_json_prints_exactly_the_documented_shape(cli_env, tmp_path):
+    brief = tmp_path / "brief.json"
+    brief.write_text(json.dumps(GENERATE_BRIEF, ensure_ascii=False), encoding="utf-8")
+    out = cli_env("generate", "--brief", str(brief), "--json", "--no-llm")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"text", "review", "rounds"} and result["review"] == {"findings": []} and result["rounds"] == 1
+    assert "2024年度：本产品净值增长率6.85%，同期业绩比较基准收益率4.12%" in result["text"] and "风险提示" in result["text"]
+    private = {**GENERATE_BRIEF, "product": {**GENERATE_BRIEF["product"], "type": "私募证券投资基金"}}
+    brief.write_text(json.dumps(private, ensure_ascii=False), encoding="utf-8")
+    out = cli_env("generate", "--brief", str(brief), "--json", "--no-llm")
+    assert out.returncode == 2 and "不特定对象" in out.stderr and out.stdout == ""
+
+
+def test_sample_clients_and_a_personal_note_from_the_cli(cli_env):
+    out = cli_env("clients", "samples")
+    assert out.returncode == 0, out.stderr
+    out = cli_env("generate", "--client", "DEMO001", "--kind", "daily_commentary", "--json", "--no-llm")
+    assert out.returncode == 0, out.stderr
+    note = json.loads(out.stdout)
+    assert set(note) == {"text", "review", "rounds"} and note["text"].startswith("尊敬的演示客户01：")
+    out = cli_env("generate", "--client", "DEMO012", "--kind", "daily_commentary", "--no-llm")
+    assert out.returncode == 2 and "未授权" in out.stderr

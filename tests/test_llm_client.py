@@ -76,6 +76,13 @@ def test_constrained_json_uses_tgi_grammar_and_validates(tgi: TgiDouble) -> None
     assert fmt == {"type": "json", "value": Verdict.model_json_schema()}
 
 
+def test_a_long_structured_answer_is_bounded_by_stalls_not_by_its_length(tgi: TgiDouble) -> None:
+    answer = json.dumps({"allowed": True, "reason": "逐字输出的一段较长理由"}, ensure_ascii=False)
+    tgi.enqueue(Reply(content=answer, chunk_chars=4, chunk_delay_s=0.1))  # about 1.5 s in all, each chunk within 0.5 s
+    assert client_for(tgi, timeout_s=0.5).structured(MESSAGES, Verdict, "verdict").allowed is True
+    assert tgi.chat_requests[-1].body["stream"] is True
+
+
 def test_malformed_json_gets_one_repair_then_succeeds(tgi: TgiDouble) -> None:
     tgi.enqueue(Reply(content='{"allowed": false, "reason": '), Reply(content='```json\n{"allowed": true, "reason": "ok"}\n```'))
     assert client_for(tgi).structured(MESSAGES, Verdict, "verdict") == Verdict(allowed=True, reason="ok")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from comply.config import Settings, load_settings
 from comply.db import connect
+from comply.generate.loop import Loop
 from comply.llm.backend import Backend, open_backend
 from comply.users import User, get_user
 from review.pipeline import Reviewer
@@ -90,6 +91,12 @@ def reviewer(with_llm: bool) -> Reviewer:
         held.reviewers[with_llm] = (Reviewer(settings(), held.cursor, llm.client, llm.reason) if with_llm
                                     else Reviewer(settings(), held.cursor, None, reason))
     return held.reviewers[with_llm]
+
+
+def loop() -> Loop:
+    """The generate → review → fix loop on this session's cursor, with the LLM backend when there is one."""
+    llm = backend()
+    return Loop(reviewer(with_llm=True), llm.client, llm.reason)
 
 
 def current_user() -> User | None:

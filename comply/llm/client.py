@@ -170,12 +170,13 @@ class LlmClient:
         """A schema-constrained answer parsed into ``model``.
 
         Invalid JSON or a schema violation gets one repair request quoting the error; a second
-        failure raises :class:`LlmOutputError` (never a partial or invented object).
+        failure raises :class:`LlmOutputError` (never a partial or invented object). The answer is
+        streamed, so the timeout bounds a stall, not the length of a long answer that keeps coming.
         """
         fmt = self.response_format(model.model_json_schema(), name)
         history = list(messages)
         for attempt in range(2):
-            text = self.complete(history, response_format=fmt, **params)
+            text = "".join(self.stream(history, response_format=fmt, **params))
             try:
                 return model.model_validate_json(_FENCE.sub("", text))
             except ValidationError as exc:

@@ -1,0 +1,1 @@
+"""Client data for personalised material: imports, profiles and holdings, consents, synthetic samples."""

@@ -1,0 +1,130 @@
+"""The generate → review → fix loop shared by every kind of material.
+
+Nothing leaves the loop without its review report. Figures are checked, not trusted: a number the inputs
+never contained is sent back as a problem, and any that survive the last round are cut out with their sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from comply.generate.channels import Copy, Section
+from comply.llm.client import LlmClient, LlmError, LlmOutputError
+from review.pipeline import ReviewFinding, Reviewer, ReviewReport
+from review.verify import new_figures
+
+LLM, TEMPLATE = "llm", "template"
+_SENTENCE = re.compile(r"[^。！？；\n]*[。！？；\n]?")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass
+class Plan:
+    """What the loop needs to produce one piece of material."""
+
+    ask: list[dict]                                        # messages asking for the first copy
+    fix: Callable[[Copy, list[tuple[str, str]]], list[dict]]  # messages asking for a copy with problems fixed
+    template: Callable[[], Copy]                           # the copy without a model
+    render: Callable[[Copy], str]                          # copy → the full text (facts and disclosures added)
+    allowed: str                                           # every figure the output may contain occurs here
+    max_tokens: int = 768
+    checks: Callable[[str], list[ReviewFinding]] = lambda text: []  # findings beyond the review (e.g. suitability)
+
+
+@dataclass
+class Generated:
+    """One piece of generated material with its final review."""
+
+    text: str
+    report: ReviewReport
+    rounds: int
+    mode: str
+    first_pass_clean: bool
+    notes: list[str] = field(default_factory=list)
+    figures_removed: list[str] = field(default_factory=list)
+    total_s: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        """No finding left in the final review."""
+        return not self.report.findings
+
+    def as_json(self) -> dict:
+        """Exactly ``{"text", "review": {"findings": [...]}, "rounds"}`` (findings in ``comply review --json`` shape)."""
+        return {"text": self.text, "review": {"findings": [f.as_json() for f in self.report.findings]}, "rounds": self.rounds}
+
+
+def scrub(copy: Copy, figures: list[str]) -> Copy:
+    """The copy without every sentence that contains one of ``figures``."""
+    banned = set(figures)
+
+    def keep(text: str) -> str:
+        return "".join(s for s in _SENTENCE.findall(text) if not banned & set(_NUMBER.findall(s)))
+
+    return Copy(
+        title=keep(copy.title), lead=keep(copy.lead), points=[p for p in map(keep, copy.points) if p.strip()],
+        sections=[Section(heading=keep(s.heading), body=keep(s.body)) for s in copy.sections if keep(s.body).strip()],
+    )
+
+
+class Loop:
+    """Runs plans against one reviewer and (optionally) one model."""
+
+    def __init__(self, reviewer: Reviewer, client: LlmClient | None, no_llm_reason: str = "") -> None:
+        self.reviewer = reviewer
+        self.client = client
+        self.no_llm_reason = no_llm_reason or "未配置大模型"
+
+    def _ask(self, messages: list[dict], max_tokens: int) -> Copy:
+        copy = self.client.structured(messages, Copy, "copy", max_tokens=max_tokens)  # type: ignore[union-attr]
+        if not any(t.strip() for t in copy.texts()):
+            raise LlmOutputError("大模型返回了空的文案")
+        return copy
+
+    def _review(self, plan: Plan, text: str, clearance: int, user: str) -> ReviewReport:
+        report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
+        report.findings = report.findings + plan.checks(text)
+        return report
+
+    def run(self, plan: Plan, *, clearance: int, user: str, max_rounds: int) -> Generated:
+        """Generate, review and fix until the review is clean or ``max_rounds`` drafts were made; record the final review."""
+        started = time.perf_counter()
+        notes: list[str] = []
+        copy, mode = None, TEMPLATE
+        if self.client is not None:
+            try:
+                copy, mode = self._ask(plan.ask, plan.max_tokens), LLM
+            except LlmError as exc:
+                notes.append(f"大模型生成失败，改用模板：{exc}")
+        else:
+            notes.append(f"模板生成（未使用大模型：{self.no_llm_reason}）")
+        copy = copy or plan.template()
+        rounds, first_clean = 0, False
+        while True:
+            rounds += 1
+            invented = new_figures(plan.allowed, "\n".join(copy.texts()))
+            text = plan.render(copy)
+            report = self._review(plan, text, clearance, user)
+            if rounds == 1:
+                first_clean = not report.findings and not invented
+            if (not report.findings and not invented) or rounds >= max_rounds or mode != LLM:
+                break
+            problems = [(f.span, f.suggestion) for f in report.findings] + [(n, "资料中没有这个数字，删除它") for n in invented]
+            try:
+                copy = self._ask(plan.fix(copy, problems), plan.max_tokens)
+            except LlmError as exc:
+                notes.append(f"修改稿生成失败：{exc}")
+                break
+        removed = new_figures(plan.allowed, "\n".join(copy.texts()))
+        if removed:
+            copy = scrub(copy, removed)
+            text = plan.render(copy)
+            report = self._review(plan, text, clearance, user)
+            notes.append(f"删除了含有资料中没有的数字的句子：{'、'.join(removed)}")
+        if report.findings:
+            notes.append("终稿仍有审核问题，请人工修改后再使用")
+        report.audit_seq = self.reviewer.record(report, user, clearance)
+        return Generated(text, report, rounds, mode, first_clean, notes, removed, time.perf_counter() - started)

@@ -1,0 +1,85 @@
+"""General marketing material: from a product brief to a reviewed draft in the channel's form."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+from comply import audit
+from comply.db import transaction
+from comply.generate.brief import Brief
+from comply.generate.channels import CHANNELS, Copy, assemble, body_budget, template_copy
+from comply.generate.disclosures import Disclosures, load_disclosures, performance_lines
+from comply.generate.loop import Generated, Loop, Plan
+from comply.generate.prompt import copy_messages, fix_messages
+
+
+class GenerationRefused(ValueError):
+    """Material that must not be produced (e.g. a private fund on a public channel), with the reason and its basis."""
+
+    def __init__(self, message: str, legal_basis: list[str]) -> None:
+        super().__init__(message)
+        self.legal_basis = legal_basis
+
+
+def _fit(copy: Copy, brief: Brief, budget: int) -> Copy:
+    """Short channels: the copy cut at a sentence end so that it fits the budget."""
+    if brief.channel not in ("sms", "moments") or len(copy.lead) <= budget:
+        return copy
+    cut = copy.lead[:budget]
+    end = max(cut.rfind(d) for d in "。！？；")
+    return copy.model_copy(update={"lead": cut[: end + 1] if end > 0 else cut})
+
+
+def marketing_plan(brief: Brief, disclosures: Disclosures, today: date) -> tuple[Plan, list[str]]:
+    """The plan for one brief, and notes on performance figures left out (and why).
+
+    Raises:
+        GenerationRefused: the product may not be promoted on a public channel.
+    """
+    refusal = disclosures.refusal(brief.product)
+    if refusal:
+        raise GenerationRefused(*refusal)
+    performance, notes = performance_lines(brief.product, today) if brief.channel in ("poster", "wechat_article") else ([], [])
+    if brief.product.performance and brief.channel in ("sms", "moments"):
+        notes.append(f"{CHANNELS[brief.channel].name_zh}篇幅有限，无法完整展示业绩及同期基准，不展示业绩")
+    budget = body_budget(brief)
+    if brief.channel in ("sms", "moments"):
+        budget = max(20, budget - len(assemble(brief, Copy(), disclosures, [])))
+    allowed = "\n".join([brief.model_dump_json(by_alias=True), *performance, *disclosures.full_for(brief.product)])
+    plan = Plan(
+        ask=copy_messages(brief, budget),
+        fix=lambda copy, problems: fix_messages(brief, copy, problems),
+        template=lambda: template_copy(brief),
+        render=lambda copy: assemble(brief, _fit(copy, brief, budget), disclosures, performance),
+        allowed=allowed,
+        max_tokens=min(2048, 256 + 2 * budget),
+    )
+    return plan, notes
+
+
+def generate_marketing(
+    loop: Loop, brief: Brief, *, user: str, clearance: int = 0, max_rounds: int = 3, today: date | None = None,
+) -> Generated:
+    """Draft, review and fix material for one brief; the final review and the generation are audited.
+
+    Raises:
+        GenerationRefused: the product may not be promoted on the brief's channel.
+    """
+    disclosures = load_disclosures(loop.reviewer.settings.disclosures_file)
+    plan, notes = marketing_plan(brief, disclosures, today or date.today())
+    result = loop.run(plan, clearance=clearance, user=user, max_rounds=max_rounds)
+    result.notes = notes + result.notes
+    if brief.channel == "sms" and not brief.institution:
+        result.notes.append("短信签名未提供，发送前请把【机构简称】替换为本机构的短信签名")
+    detail = {
+        "brief_sha256": hashlib.sha256(brief.model_dump_json(by_alias=True).encode("utf-8")).hexdigest(),
+        "product": brief.product.name, "channel": brief.channel, "mode": result.mode,
+        "model": loop.client.model if result.mode == "llm" and loop.client else None,
+        "rounds": result.rounds, "first_pass_clean": result.first_pass_clean, "findings": len(result.report.findings),
+        "figures_removed": result.figures_removed, "text_sha256": hashlib.sha256(result.text.encode("utf-8")).hexdigest(),
+        "review_seq": result.report.audit_seq,
+    }
+    with transaction(loop.reviewer.con):
+        audit.append(loop.reviewer.con, user, "generate.marketing", brief.product.name, detail)
+    return result

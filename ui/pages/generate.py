@@ -1,0 +1,202 @@
+"""营销物料: product copy from a brief, and personalised client notes (with consent), each shown with its review."""
+
+import streamlit as st
+
+from comply.clients import consent
+from comply.clients.demo import load_samples
+from comply.clients.importer import ImportDataError, import_clients, import_holdings, import_market
+from comply.clients.profiles import consented_clients, list_clients
+from comply.clients.tables import TableError
+from comply.generate.batch import job_items, job_status, jobs, run_job, start_job
+from comply.generate.brief import CHANNEL_NAMES, BriefError, parse_brief
+from comply.generate.loop import Generated
+from comply.generate.marketing import GenerationRefused, generate_marketing
+from comply.generate.personal import PersonalError, generate_personal
+from ui import export, generation, nav, state
+from ui.highlight import highlight_html
+
+RESULTS = "generate_results"  # [(title, Generated)] of the last product run
+CLIENT_RESULT = "generate_client_result"
+
+user = nav.require("generate")
+settings = state.settings()
+cur = state.cursor()
+taxonomy = state.reviewer(with_llm=False).taxonomy
+names = {c.id: c.name_zh for c in taxonomy.categories}
+
+
+def show(title: str, result: Generated, key: str) -> None:
+    """One generated piece: verdict, text (highlighted when findings remain), notes, findings and downloads."""
+    st.subheader(title)
+    mode = "大模型生成" if result.mode == "llm" else "模板生成（未使用大模型）"
+    st.markdown(f"**{mode}** · {export.mode_label(result.report)} · {result.rounds} 轮 · 用时 {result.total_s:.1f} 秒")
+    if result.clean:
+        st.success("合规审核通过：未发现问题")
+    else:
+        st.warning(f"终稿仍有 {len(result.report.findings)} 个问题，请修改后再使用")
+        st.html(highlight_html(result.text, result.report.findings, names))
+        st.dataframe(export.finding_rows(result.report.findings, taxonomy), hide_index=True, key=f"{key}_findings")
+    st.code(result.text, language=None, wrap_lines=True)
+    for note in result.notes:
+        st.info(note)
+    text, report = st.columns(2)
+    text.download_button("下载文案", result.text.encode("utf-8"), f"{title}.txt", "text/plain", key=f"{key}_txt", on_click="ignore")
+    report.download_button("下载审核报告", export.to_markdown(result.report, taxonomy, title), f"{title}-审核报告.md",
+                           "text/markdown", key=f"{key}_md", on_click="ignore")
+
+
+def product_tab() -> None:
+    """Product facts → one reviewed draft per chosen channel."""
+    upload = st.file_uploader("上传产品资料 JSON（可选，上传后以文件为准）", type=["json"], key="gen_brief_file")
+    left, right = st.columns(2)
+    fields = {
+        "name": left.text_input("产品名称", key="gen_name"),
+        "type": right.selectbox("产品类型", generation.PRODUCT_TYPES, key="gen_type", accept_new_options=True),
+        "risk_level": left.selectbox("风险等级", ["R1", "R2", "R3", "R4", "R5"], index=2, key="gen_risk"),
+        "manager": right.text_input("管理人", key="gen_manager"),
+        "benchmark": left.text_input("业绩比较基准", key="gen_benchmark"),
+        "fees": right.text_input("费率", key="gen_fees"),
+        "highlights": st.text_area("产品特点（每行一条，只写事实）", key="gen_highlights", height=90),
+        "audience": left.text_input("目标读者（可选）", key="gen_audience"),
+        "institution": right.text_input("机构简称（短信签名）", key="gen_institution"),
+    }
+    st.caption("业绩（收益率填百分数，如 8.52 表示 8.52%）：只展示完整期间且列明同期业绩比较基准的业绩")
+    performance = st.data_editor(
+        [{"期间": "", "收益率(%)": None, "基准收益率(%)": None, "数据来源": ""}], num_rows="dynamic", key="gen_perf",
+        column_config={"收益率(%)": st.column_config.NumberColumn(), "基准收益率(%)": st.column_config.NumberColumn()},
+    )
+    channels = st.multiselect("渠道", list(CHANNEL_NAMES), default=["poster", "wechat_article"], format_func=CHANNEL_NAMES.get,
+                              key="gen_channels")
+    length = st.number_input("字数（0 表示按渠道默认）", min_value=0, max_value=5000, value=0, step=50, key="gen_length")
+    if not st.button("生成并审核", key="gen_run", type="primary", icon=":material/campaign:"):
+        return
+    try:
+        if upload:
+            data = generation.brief_from_json(upload.getvalue())
+            briefs = [parse_brief({**data, "channel": data.get("channel", c)}) for c in (channels if "channel" not in data else [None])]
+        else:
+            briefs = [generation.brief_from_form({**fields, "length": length or None}, performance, c) for c in channels]
+    except (BriefError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    results = []
+    for brief in briefs:
+        title = f"{brief.product.name}·{CHANNEL_NAMES[brief.channel]}"
+        with st.status(f"正在生成并审核：{title}…") as status:
+            try:
+                results.append((title, generate_marketing(state.loop(), brief, user=user.username, clearance=user.clearance,
+                                                          max_rounds=settings.generate_rounds)))
+                status.update(label=f"完成：{title}", state="complete")
+            except GenerationRefused as exc:
+                status.update(label=f"未生成：{title}", state="error")
+                st.error(f"{exc}（依据：{'；'.join(exc.legal_basis)}）")
+    st.session_state[RESULTS] = results
+
+
+def data_section() -> None:
+    """Import clients, holdings and the market summary; the synthetic demo data set."""
+    with st.expander("导入客户数据（CSV / Excel）"):
+        uploads = {kind: st.file_uploader(label, type=["csv", "xlsx"], key=f"gen_import_{kind}")
+                   for kind, label in (("clients", "客户名单"), ("holdings", "持仓"), ("market", "当日市场概况"))}
+        importers = {"clients": import_clients, "holdings": import_holdings, "market": import_market}
+        if st.button("导入", key="gen_import"):
+            for kind, upload in uploads.items():
+                if upload is None:
+                    continue
+                try:
+                    with generation.saved_upload(upload.name, upload.getvalue()) as path:
+                        result = importers[kind](cur, path, user.username)
+                    st.success(f"{upload.name}：导入 {result.rows} 行")
+                except (ImportDataError, TableError) as exc:
+                    st.error(f"{upload.name}：{exc}")
+        if st.button("载入演示数据（合成数据）", key="gen_samples"):
+            counts = load_samples(cur, user.username)
+            st.success(f"已载入合成演示数据：客户 {counts['clients']} 位，持仓 {counts['holdings']} 条，授权 {counts['granted']} 项")
+
+
+def consent_section() -> None:
+    """Who consented to what; grant with the signed letter, revoke, purge."""
+    clients = {c.client_id: f"{c.client_id} {c.name}" for c in list_clients(cur)}
+    st.dataframe(generation.client_rows(cur), hide_index=True, key="gen_clients")
+    with st.expander("授权管理（登记 / 撤回 / 清除客户数据）"):
+        client_id = st.selectbox("客户", list(clients), format_func=clients.get, index=None, key="gen_consent_client")
+        purposes = st.multiselect("用途", list(consent.PURPOSES), format_func=consent.PURPOSES.get, key="gen_consent_purposes")
+        letter = st.file_uploader("授权书（PDF / 图片 / 文本，记录其哈希）", key="gen_consent_letter")
+        grant, revoke, purge = st.columns(3)
+        try:
+            if grant.button("登记授权", key="gen_grant", disabled=not (client_id and purposes and letter)):
+                for p in purposes:
+                    consent.grant(cur, client_id, p, letter.getvalue(), letter.name, user.username)
+                st.success("已登记授权，并写入审计日志")
+            if revoke.button("撤回授权", key="gen_revoke", disabled=not (client_id and purposes)):
+                for p in purposes:
+                    consent.revoke(cur, client_id, p, user.username)
+                st.success("已撤回授权：该客户的数据不再用于这些用途")
+            if purge.button("清除客户数据", key="gen_purge", disabled=not client_id):
+                consent.purge(cur, client_id, user.username)
+                st.success("已清除该客户的资料、持仓和已生成的材料")
+        except consent.ConsentError as exc:
+            st.error(str(exc))
+
+
+def generate_section() -> None:
+    """One client's note, or a resumable batch for every consenting client."""
+    kind = st.selectbox("材料类型", list(consent.PURPOSES), format_func=consent.PURPOSES.get, key="gen_kind")
+    allowed = {c.client_id: f"{c.client_id} {c.name}" for c in consented_clients(cur, kind)}
+    st.caption(f"已授权用于“{consent.PURPOSES[kind]}”的客户：{len(allowed)} 位（未授权或已撤回授权的客户不会出现在这里）")
+    one, many = st.columns(2)
+    client_id = one.selectbox("单个客户", list(allowed), format_func=allowed.get, index=None, key="gen_client")
+    if one.button("生成该客户的材料", key="gen_one", disabled=client_id is None):
+        with st.status("正在生成并审核…"):
+            try:
+                st.session_state[CLIENT_RESULT] = (f"{allowed[client_id]}·{consent.PURPOSES[kind]}", generate_personal(
+                    state.loop(), client_id, kind, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds))
+            except PersonalError as exc:
+                st.error(str(exc))
+    unfinished = [j for j in jobs(cur) if j["state"] != "done"]
+    labels = {j["job_id"]: f"{j['job_id']}（{consent.PURPOSES[j['kind']]}，{j['market_date']}）" for j in unfinished}
+    resume = many.selectbox("未完成的批量任务", list(labels), format_func=labels.get, index=None, key="gen_resume")
+    job_id = None
+    if many.button("批量生成全部已授权客户", key="gen_batch", disabled=not allowed):
+        try:
+            job_id = start_job(cur, kind, user.username)
+        except PersonalError as exc:
+            st.error(str(exc))
+    if many.button("继续任务", key="gen_continue", disabled=resume is None):
+        job_id = resume
+    if job_id:
+        status = job_status(cur, job_id)
+        bar = st.progress(status.finished / max(status.total, 1), text=f"批量任务 {job_id}")
+
+        def progress(s, cid: str) -> None:
+            bar.progress(s.finished / max(s.total, 1), text=f"{s.finished}/{s.total}：{cid} 完成")
+
+        run_job(state.loop(), job_id, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds,
+                progress=progress)
+        st.session_state["gen_job"] = job_id
+    if CLIENT_RESULT in st.session_state:
+        show(*st.session_state[CLIENT_RESULT], key="gen_client_result")
+    if st.session_state.get("gen_job"):
+        shown = st.session_state["gen_job"]
+        status = job_status(cur, shown)
+        st.markdown(f"**批量任务 {shown}**：{'已完成' if status.state == 'done' else '未完成（可继续）'} · "
+                    + "，".join(f"{generation.STATE_NAMES.get(k, k)} {v}" for k, v in status.counts.items()))
+        items = job_items(cur, shown)
+        st.dataframe(generation.item_rows(items), hide_index=True, key="gen_items")
+        for item in (i for i in items if i["state"] == "done"):
+            with st.expander(f"{item['client_id']} 的材料"):
+                st.code(item["text"], language=None, wrap_lines=True)
+
+
+st.title("营销物料")
+st.caption("生成的每一篇材料都先经合规审核（规则 + 大模型）并附审核报告；数字只能来自您提供的资料，生成后逐一核对。")
+product, personal = st.tabs(["产品文案", "客户个性化材料"])
+with product:
+    product_tab()
+    for n, (title, result) in enumerate(st.session_state.get(RESULTS, [])):
+        show(title, result, key=f"gen_result_{n}")
+with personal:
+    st.caption("客户数据只用于其已授权的用途；撤回授权后不再使用，并可清除。")
+    data_section()
+    consent_section()
+    generate_section()
