@@ -387,8 +387,9 @@ def _eval_text(suite: str, report: dict, dataset: str) -> str:
 
         return qa_report(report, dataset)
     keys = ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")
-    lines = [f"数据集：{dataset}（{report['n']} 题）", f"{'mode':<8}" + "".join(f"{m:>10}" for m in keys)]
-    lines += [f"{mode:<8}" + "".join(f"{r['overall'][m]:>10.3f}" for m in keys) for mode, r in report["modes"].items()]
+    lines = [f"数据集：{dataset}（{report['n']} 题）", f"{'mode':<8}" + "".join(f"{m:>10}" for m in keys) + f"{'p50 ms':>10}{'p95 ms':>10}"]
+    lines += [f"{mode:<8}" + "".join(f"{r['overall'][m]:>10.3f}" for m in keys)
+              + f"{r['latency_ms']['p50']:>10.1f}{r['latency_ms']['p95']:>10.1f}" for mode, r in report["modes"].items()]
     return "\n".join(lines)
 
 

@@ -15,6 +15,36 @@ SUITE_NAMES = {"retrieval": "条款检索", "review": "文案审核", "cases": "
 COLORS = ("#2f6db5", "#e08a2c", "#3a9a5b", "#b8483f", "#7a5bb5")
 LOWER_IS_BETTER = ("clean_fp_rate", "clean_flagged", "errors", "latency", "n_pred")
 _SKIP = {"items", "latencies_s"}
+PERCENTILES = (50, 95, 99)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100) of ``values``, interpolated linearly between closest ranks (as numpy's default)."""
+    if not values:
+        raise ValueError("percentile of an empty list")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def latency_summary(latencies_s: list[float]) -> dict[str, float]:
+    """p50/p95/p99, mean and max of per-call latencies given in seconds, in milliseconds (empty when none)."""
+    if not latencies_s:
+        return {}
+    ms = [v * 1000 for v in latencies_s]
+    out = {f"p{q}": round(percentile(ms, q), 3) for q in PERCENTILES}
+    return {**out, "mean": round(statistics.fmean(ms), 3), "max": round(max(ms), 3)}
+
+
+def latency_series(metrics: dict) -> dict[str, list[float]]:
+    """Per-call latencies in seconds by series: one per retrieval mode, or one (“全部”) for suites timing every call."""
+    series = {mode: r["latencies_s"] for mode, r in (metrics.get("modes") or {}).items()
+              if isinstance(r, dict) and r.get("latencies_s")}
+    if metrics.get("latencies_s"):
+        series["全部"] = metrics["latencies_s"]
+    return series
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -99,30 +129,55 @@ def bar_chart_svg(title: str, labels: list[str], series: dict[str, list[float]],
     return "".join(out)
 
 
-def histogram_svg(title: str, values: list[float], unit: str = "秒") -> str:
-    """A histogram of ``values`` (e.g. per-query latencies) as an inline SVG."""
-    lo, hi = min(values), max(values)
-    n_bins = max(3, min(12, int(math.sqrt(len(values))) + 1))
+def histogram_svg(title: str, values: list[float] | dict[str, list[float]], unit: str = "秒") -> str:
+    """A histogram of ``values`` (e.g. per-query latencies) as an inline SVG.
+
+    ``values`` may be one list or several named lists (e.g. one per search mode); several share the same bins,
+    are drawn side by side in each bin with a legend, and each gets a dashed line at its p95.
+    """
+    series = values if isinstance(values, dict) else {"": values}
+    series = {name: vs for name, vs in series.items() if vs}
+    every = [v for vs in series.values() for v in vs]
+    lo, hi = min(every), max(every)
+    n_bins = max(3, min(12, int(math.sqrt(max(len(vs) for vs in series.values()))) + 1))
     width_bin = (hi - lo) / n_bins or 1.0
-    counts = [0] * n_bins
-    for v in values:
-        counts[min(n_bins - 1, int((v - lo) / width_bin))] += 1
-    plot_w, plot_h, left, top = 480, 160, 40, 30
+    counts = {name: [0] * n_bins for name in series}
+    for name, vs in series.items():
+        for v in vs:
+            counts[name][min(n_bins - 1, int((v - lo) / width_bin))] += 1
+    names = list(series)
+    legend_h = 22 if len(names) > 1 else 0
+    plot_w, plot_h, left, top = 480, 160, 40, 30 + legend_h + (10 if legend_h else 0)
     bw = plot_w / n_bins
+    sub = bw / len(names)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + plot_w + 20}" height="{top + plot_h + 40}" role="img" '
            f'aria-label="{html.escape(title)}" font-family="sans-serif" font-size="12">',
            f'<text x="4" y="18" font-size="14" font-weight="bold">{html.escape(title)}</text>',
            f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#444"/>']
-    peak = max(counts)
-    for i, c in enumerate(counts):
-        h = plot_h * c / peak
-        out.append(f'<rect x="{left + i * bw + 1:.1f}" y="{top + plot_h - h:.1f}" width="{bw - 2:.1f}" height="{h:.1f}" fill="{COLORS[0]}">'
-                   f'<title>{lo + i * width_bin:.3f}–{lo + (i + 1) * width_bin:.3f} {unit}: {c}</title></rect>')
-        if c:
-            out.append(f'<text x="{left + (i + 0.5) * bw:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle">{c}</text>')
+    for i, name in enumerate(names if legend_h else []):
+        x = left + i * 110
+        out.append(f'<rect x="{x}" y="28" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>'
+                   f'<text x="{x + 14}" y="37">{html.escape(name)}</text>')
+    peak = max(c for cs in counts.values() for c in cs)
+    for j, name in enumerate(names):
+        color = COLORS[j % len(COLORS)]
+        label = f"{name} " if name else ""
+        for i, c in enumerate(counts[name]):
+            h = plot_h * c / peak
+            x = left + i * bw + j * sub
+            out.append(f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(sub - 2, 1):.1f}" height="{h:.1f}" fill="{color}">'
+                       f'<title>{html.escape(label)}{lo + i * width_bin:.3f}–{lo + (i + 1) * width_bin:.3f} {unit}: {c}</title></rect>')
+            if c:
+                out.append(f'<text x="{x + sub / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle">{c}</text>')
+        if legend_h:
+            p95 = percentile(series[name], 95)
+            x = left + plot_w * (p95 - lo) / (width_bin * n_bins)
+            out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="{color}" stroke-dasharray="4 3">'
+                       f'<title>{html.escape(name)} p95: {p95:.3f} {unit}</title></line>')
+    n = " / ".join(f"{name} {len(vs)}" for name, vs in series.items()) if legend_h else str(len(every))
     out.append(f'<text x="{left}" y="{top + plot_h + 16}">{lo:.3f}</text>'
                f'<text x="{left + plot_w}" y="{top + plot_h + 16}" text-anchor="end">{hi:.3f} {unit}</text>'
-               f'<text x="{left + plot_w / 2}" y="{top + plot_h + 32}" text-anchor="middle">n = {len(values)}</text></svg>')
+               f'<text x="{left + plot_w / 2}" y="{top + plot_h + 32}" text-anchor="middle">n = {html.escape(n)}</text></svg>')
     return "".join(out)
 
 
@@ -131,7 +186,21 @@ def charts(run: Run) -> list[str]:
     svgs = [bar_chart_svg(title, labels, series) for title, labels, series in _series(run)]
     if run.metrics.get("latencies_s"):
         svgs.append(histogram_svg("单次调用耗时分布", run.metrics["latencies_s"]))
+    by_mode = {name: vs for name, vs in latency_series(run.metrics).items() if name != "全部"}
+    if by_mode:
+        ms = {name: [v * 1000 for v in vs] for name, vs in by_mode.items()}
+        svgs.append(histogram_svg("各模式单次检索耗时分布", ms, unit="毫秒"))
+        labels = [f"p{q}" for q in PERCENTILES]
+        svgs.append(bar_chart_svg("各模式检索耗时分位数（毫秒）", labels, {name: [percentile(vs, q) for q in PERCENTILES] for name, vs in ms.items()}))
     return svgs
+
+
+def latency_table(metrics: dict) -> list[tuple[str, int, dict[str, float]]]:
+    """(series, number of calls, p50/p95/p99/mean/max in ms) for every latency series of a report."""
+    return [(name, len(vs), latency_summary(vs)) for name, vs in latency_series(metrics).items()]
+
+
+_LATENCY_COLUMNS = [f"p{q}" for q in PERCENTILES] + ["mean", "max"]
 
 
 # ------------------------------------------------------------------------------------------ one run
@@ -155,6 +224,11 @@ def to_markdown(run: Run) -> str:
     lines += [f"| {k} | {v} |" for k, v in _meta(run)]
     lines += ["", "## 指标", "", "| 指标 | 值 |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in summary_metrics(run.metrics).items()]
+    latency = latency_table(run.metrics)
+    if latency:
+        lines += ["", "## 耗时（毫秒，每次调用）", "", "| 模式 | n | " + " | ".join(_LATENCY_COLUMNS) + " |",
+                  "|---|---:|" + "---:|" * len(_LATENCY_COLUMNS)]
+        lines += [f"| {name} | {n} | " + " | ".join(f"{stats[c]:.1f}" for c in _LATENCY_COLUMNS) + " |" for name, n, stats in latency]
     lines += ["", "## 配置", "", "```json", json.dumps(run.config, ensure_ascii=False, indent=2), "```", ""]
     return "\n".join(lines)
 
@@ -176,8 +250,14 @@ def to_html(run: Run) -> str:
     meta = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _meta(run))
     rows = "".join(f'<tr><td>{html.escape(k)}</td><td class="num">{_fmt(v)}</td></tr>' for k, v in summary_metrics(run.metrics).items())
     figures = "".join(f"<figure>{svg}</figure>" for svg in charts(run))
+    latency = "".join(f'<tr><td>{html.escape(name)}</td><td class="num">{n}</td>'
+                      + "".join(f'<td class="num">{stats[c]:.1f}</td>' for c in _LATENCY_COLUMNS) + "</tr>"
+                      for name, n, stats in latency_table(run.metrics))
+    if latency:
+        head = "".join(f"<th>{c}</th>" for c in _LATENCY_COLUMNS)
+        latency = f"<h2>耗时（毫秒，每次调用）</h2><table><tr><th>模式</th><th>n</th>{head}</tr>{latency}</table>"
     body = (f"<table>{meta}</table><h2>图表</h2>{figures}<h2>指标</h2><table><tr><th>指标</th><th>值</th></tr>{rows}</table>"
-            f"<h2>配置</h2><pre>{html.escape(json.dumps(run.config, ensure_ascii=False, indent=2))}</pre>")
+            f"{latency}<h2>配置</h2><pre>{html.escape(json.dumps(run.config, ensure_ascii=False, indent=2))}</pre>")
     return _page(f"评测报告：{SUITE_NAMES.get(run.suite, run.suite)}（{run.run_id}）", body)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from eval.metrics import hit_at, ndcg_at, reciprocal_rank
+from eval.report import latency_summary
 from retrieval.search import MODES, Hit, Searcher
 
 K_VALUES = (1, 5, 10)
@@ -54,12 +56,21 @@ def is_relevant(hit: Hit, item: RetrievalItem) -> bool:
 
 
 def evaluate(searcher: Searcher, items: list[RetrievalItem], modes: tuple[str, ...] = MODES, k: int = 10, clearance: int = 2) -> dict:
-    """Metrics per mode (hit@1/5/10, MRR, nDCG@10), overall and per document, plus per-item ranks."""
+    """Metrics per mode (hit@1/5/10, MRR, nDCG@10), overall and per document, plus per-item ranks.
+
+    Each mode also records the wall-clock latency of every ``Searcher.search`` call (query embedding,
+    both rankings, fusion and the chunk rows: what a caller waits for) in ``latencies_s``, summarised as
+    ``latency_ms`` (p50/p95/p99/mean/max). One untimed search per mode first loads the index and the model.
+    """
     report: dict = {"n": len(items), "modes": {}}
     for mode in modes:
-        rows = []
+        if items:
+            searcher.search(items[0].query, k=k, clearance=clearance, mode=mode)  # warm-up, not timed
+        rows, latencies = [], []
         for item in items:
+            start = time.perf_counter()
             hits = searcher.search(item.query, k=k, clearance=clearance, mode=mode)
+            latencies.append(round(time.perf_counter() - start, 6))
             flags = [is_relevant(h, item) for h in hits]
             rows.append({
                 "id": item.id,
@@ -68,8 +79,10 @@ def evaluate(searcher: Searcher, items: list[RetrievalItem], modes: tuple[str, .
                 **{f"hit@{kk}": hit_at(flags, kk) for kk in K_VALUES},
                 "mrr": reciprocal_rank(flags),
                 "ndcg@10": ndcg_at(flags, 10, max(1, len(item.relevant))),
+                "latency_s": latencies[-1],
             })
-        report["modes"][mode] = {"overall": _mean(rows), "per_doc": _per_doc(rows), "items": rows}
+        report["modes"][mode] = {"overall": _mean(rows), "per_doc": _per_doc(rows), "items": rows,
+                                 "latency_ms": latency_summary(latencies), "latencies_s": latencies}
     return report
 
 

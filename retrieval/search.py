@@ -16,12 +16,16 @@ from comply.levels import level_name
 from kb_ingest.embedding import get_embedder
 from kb_ingest.pipeline import live_version
 from retrieval.collection import Collection
+from retrieval.expansion import expansion_terms
 from retrieval.lookup import lookup_provisions, visible_docs
 from retrieval.store import IndexVersion, load_version
 from retrieval.tokenize import get_tokenizer
 
 MODES = ("hybrid", "bm25", "dense")
 CANDIDATES = 50
+# The relevance floor gates the query (no candidate reaching it: no basis), and then keeps candidates down to this
+# far below it: a provision phrased unlike the question often sits just under the floor while BM25 ranks it first.
+FLOOR_MARGIN = 0.01
 
 
 @dataclass
@@ -114,8 +118,10 @@ class Searcher:
     ) -> list[tuple[str, float]]:
         """Ids ranked for the query among rows visible at this clearance, with their scores.
 
-        Hybrid and dense keep only rows whose cosine similarity reaches ``floor`` (BM25 alone
-        matches stray words such as 基本原理 in unrelated questions); BM25 keeps rows with any term match.
+        Hybrid and dense return nothing when no candidate's cosine similarity reaches ``floor`` (BM25 alone
+        matches stray words such as 基本原理 in unrelated questions); otherwise they keep rows whose similarity
+        is at least ``floor - FLOOR_MARGIN``. BM25 keeps rows with any term match; its query is the question's
+        tokens plus statutory terms for colloquial words in it (:func:`retrieval.expansion.expansion_terms`).
         In hybrid mode, ids whose prefix (the document id of a chunk) is in ``prefer`` (documents the query
         names by title or short title) get a small boost. ``coll`` is one of ``index``'s collections.
         """
@@ -125,13 +131,18 @@ class Searcher:
         dense = dict(coll.dense_search(vec, depth, clearance)) if vec is not None else {}
         sparse = {}
         if mode != "dense":
-            sparse = dict(coll.bm25_search(get_tokenizer(index.user_words).tokens(query), depth, clearance))
+            tokenizer = get_tokenizer(index.user_words)
+            extra = expansion_terms(query)
+            tokens = tokenizer.tokens(query) + (tokenizer.tokens(" ".join(extra)) if extra else [])
+            sparse = dict(coll.bm25_search(tokens, depth, clearance))
         if mode == "bm25":
             return [(coll.ids[r], s) for r, s in sorted(sparse.items(), key=lambda x: -x[1])]
         if mode == "hybrid":
             missing = [r for r in sparse if r not in dense]
             dense.update(zip(missing, coll.dense.score_rows(vec, missing).tolist()))
-        keep = {r for r, s in dense.items() if s >= floor}
+        if not dense or max(dense.values()) < floor:
+            return []
+        keep = {r for r, s in dense.items() if s >= floor - FLOOR_MARGIN}
         if mode == "dense":
             return [(coll.ids[r], dense[r]) for r in sorted(keep, key=lambda r: -dense[r])]
         s = self.settings

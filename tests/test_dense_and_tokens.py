@@ -7,6 +7,7 @@ import pytest
 
 from retrieval.collection import order_by_level, read_collection, write_collection
 from retrieval.dense import CpuIndex
+from retrieval.expansion import _entries, expansion_terms
 from retrieval.tokenize import Tokenizer, legal_terms
 
 
@@ -57,3 +58,23 @@ def test_subwords_match_inside_longer_words():
     assert "农业" in bank and "农业" in tok.tokens("农业")
     law = tok.tokens("违反证券法的规定")
     assert "证券法" in law and "的" not in law
+
+
+def test_colloquial_words_expand_to_statutory_terms():
+    assert expansion_terms("券商员工能不能用父母的账户炒股？")[:5] == ["证券公司", "从业人员", "工作人员", "买卖股票", "证券交易"]
+    assert "商业性信息" in expansion_terms("能不能给客户群发营销短信")
+    assert "非公开发行" in expansion_terms("定向发行的时候能不能登广告")
+    # terms already in the question are not added again; a question with no cue gets nothing
+    assert "证券公司" not in expansion_terms("证券公司的券商牌照")
+    assert expansion_terms("今天天气怎么样") == [] and expansion_terms("") == []
+    # every entry has cues and terms, and no term is repeated within an entry
+    assert all(cues and terms and len(set(terms)) == len(terms) for cues, terms in _entries())
+
+
+def test_statutory_terms_of_the_expansion_occur_in_the_corpus():
+    """An expansion term that no provision uses could never match: every term must occur in some regulation."""
+    from conftest import REGULATIONS
+
+    text = "".join(p.read_text(encoding="utf-8") for p in REGULATIONS.glob("*.md"))
+    missing = sorted({t for _, terms in _entries() for t in terms if t not in text})
+    assert missing == []

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, DEV, tgi_client
-from eval import cases, qa
-from eval.report import compare, summary_metrics, write_comparison, write_report
+from eval import cases, qa, retrieval
+from eval.report import compare, histogram_svg, latency_summary, percentile, summary_metrics, write_comparison, write_report
 from eval.runs import file_sha256, get_run, list_runs, new_run, save_run, settings_config
 from kb_ingest.ingest import ingest
 from retrieval.search import Searcher
@@ -135,6 +135,50 @@ def test_latency_histogram_for_timed_suites(small_kb, tmp_path):
     assert summary_metrics(run.metrics)["latency.p50_s"] == 0.2
     page = write_report(run, tmp_path)[2].read_text(encoding="utf-8")
     assert page.count("<svg") == 2 and "耗时分布" in page
+
+
+def test_percentiles_and_latency_summary():
+    values = [float(v) for v in range(1, 101)]  # 1 … 100
+    assert percentile(values, 50) == pytest.approx(50.5) and percentile(values, 95) == pytest.approx(95.05)
+    assert percentile(values, 99) == pytest.approx(99.01) and percentile([0.3], 95) == 0.3
+    assert latency_summary([0.001, 0.002, 0.003, 0.004]) == {"p50": 2.5, "p95": 3.85, "p99": 3.97, "mean": 2.5, "max": 4.0}
+    assert latency_summary([]) == {}
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    svg = histogram_svg("耗时", {"hybrid": [1.0, 2.0, 9.0], "bm25": [0.5, 0.6]}, unit="毫秒")
+    assert svg.startswith("<svg") and svg.count("<rect") >= 2 * 3 + 2 and "hybrid p95" in svg and "bm25" in svg
+
+
+def test_retrieval_suite_records_latency_per_mode(corpus_kb, tmp_path):
+    settings, con, _ = corpus_kb
+    items = retrieval.load_dataset(DEV / "retrieval_questions.jsonl")[:8]
+    report = retrieval.evaluate(Searcher(settings, con), items)
+    for mode in ("hybrid", "bm25", "dense"):
+        r = report["modes"][mode]
+        assert len(r["latencies_s"]) == len(items) and all(v > 0 for v in r["latencies_s"])
+        assert [row["latency_s"] for row in r["items"]] == r["latencies_s"]
+        stats = r["latency_ms"]
+        assert set(stats) == {"p50", "p95", "p99", "mean", "max"}
+        assert 0 < stats["p50"] <= stats["p95"] <= stats["p99"] <= stats["max"]
+        assert stats["max"] == pytest.approx(max(r["latencies_s"]) * 1000, abs=1e-3)
+    run = _run("retrieval", report, DEV / "retrieval_questions.jsonl", settings)
+    flat = summary_metrics(run.metrics)
+    assert flat["modes.hybrid.latency_ms.p95"] == report["modes"]["hybrid"]["latency_ms"]["p95"]
+    assert not any("latencies_s" in key or ".items" in key for key in flat)
+    json_path, md_path, html_path = write_report(run, tmp_path)
+    page = html_path.read_text(encoding="utf-8")
+    assert page.count("<svg") == 3 and "各模式单次检索耗时分布" in page and "各模式检索耗时分位数" in page
+    assert all(f"{mode} p95" in page for mode in ("hybrid", "bm25", "dense"))  # the p95 marker of each mode
+    assert "<th>p95</th>" in page and "<th>p99</th>" in page
+    md = md_path.read_text(encoding="utf-8")
+    assert "| 模式 | n | p50 | p95 | p99 | mean | max |" in md
+    hybrid_row = next(line for line in md.splitlines() if line.startswith("| hybrid | 8 |"))
+    assert hybrid_row.split(" | ")[3] == f"{report['modes']['hybrid']['latency_ms']['p95']:.1f}"
+    assert json.loads(json_path.read_text(encoding="utf-8"))["metrics"]["modes"]["dense"]["latencies_s"] == report["modes"]["dense"]["latencies_s"]
+    # a stored run compares latencies as lower-is-better
+    faster = _run("retrieval", json.loads(json.dumps(report)), DEV / "retrieval_questions.jsonl", settings)
+    faster.metrics["modes"]["hybrid"]["latency_ms"]["p95"] /= 2
+    assert 'class="num up">' in compare(run, faster).html()
 
 
 @pytest.fixture()
