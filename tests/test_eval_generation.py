@@ -23,9 +23,9 @@ def test_benchmark_counts_passes_rounds_refusals_and_invented_figures(corpus_kb)
     rows = {r["id"]: r for r in report["rows"]}
     assert report["n"] == len(items) == 12 and report["refused"] == 1 and "refused" in rows["private-moments"]
     assert report["with_invented_figures"] == 0.0, "no output may hold a figure the brief did not give"
-    # the template copies the marketer's claim "历史上从未亏损过" and cannot fix it: the benchmark must show that
-    assert not rows["equity-poster"]["clean"] and rows["equity-poster"]["findings"]
-    assert report["first_pass_clean"] == report["clean_after_loop"] < 1.0 and report["rounds"] == {1: 11}
+    # the template copies the marketer's claim "历史上从未亏损过": its first draft fails review and the sentence is cut
+    assert not rows["equity-poster"]["first_pass_clean"] and rows["equity-poster"]["clean"]
+    assert report["first_pass_clean"] < report["clean_after_loop"] == 1.0 and report["rounds"] == {1: 11}
     assert report["modes"] == {"template": 11} and set(report["by_channel"]) == {"poster", "wechat_article", "sms", "moments"}
     text = format_report(report, str(BRIEFS))
     assert "首轮即通过审核" in text and "含资料外数字的输出：0%" in text

@@ -147,6 +147,14 @@ def test_figures_not_in_the_brief_are_sent_back_and_never_published(corpus_kb, t
     assert fix_request and "资料中没有这个数字" in fix_request[0].body["messages"][-1]["content"]
 
 
+def test_a_violation_the_model_never_fixes_is_cut_out_after_the_last_round(corpus_kb, tgi):
+    stubborn = {**CLEAN_COPY, "lead": "关注长期配置价值。我们承诺在一定条件下提供收益保障。"}
+    tgi.enqueue(*[Reply(content_fn=_model(stubborn, stubborn))] * 8)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY, max_rounds=2)
+    assert result.rounds == 2 and result.clean and "承诺" not in result.text and "关注长期配置价值。" in result.text
+    assert any("我们承诺在一定条件下提供收益保障" in n for n in result.notes)
+
+
 def test_a_model_failure_falls_back_to_the_template_and_says_so(corpus_kb, tgi):
     tgi.enqueue(Reply(content="{\"title\": "), Reply(content="不是 JSON"))
     result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)

@@ -1,7 +1,8 @@
 """The generate → review → fix loop shared by every kind of material.
 
 Nothing leaves the loop without its review report. Figures are checked, not trusted: a number the inputs
-never contained is sent back as a problem, and any that survive the last round are cut out with their sentence.
+never contained is sent back as a problem. Sentences of the copy that still hold such a number or a finding
+after the last round are cut out, and the result is reviewed again.
 """
 
 from __future__ import annotations
@@ -57,17 +58,32 @@ class Generated:
         return {"text": self.text, "review": {"findings": [f.as_json() for f in self.report.findings]}, "rounds": self.rounds}
 
 
-def scrub(copy: Copy, figures: list[str]) -> Copy:
-    """The copy without every sentence that contains one of ``figures``."""
-    banned = set(figures)
+def scrub(copy: Copy, drop: Callable[[str], bool]) -> tuple[Copy, list[str]]:
+    """The copy without every sentence for which ``drop`` is true, and the sentences removed."""
+    removed: list[str] = []
 
     def keep(text: str) -> str:
-        return "".join(s for s in _SENTENCE.findall(text) if not banned & set(_NUMBER.findall(s)))
+        kept = []
+        for sentence in _SENTENCE.findall(text):
+            (removed if sentence.strip() and drop(sentence) else kept).append(sentence)
+        return "".join(kept)
 
-    return Copy(
+    out = Copy(
         title=keep(copy.title), lead=keep(copy.lead), points=[p for p in map(keep, copy.points) if p.strip()],
-        sections=[Section(heading=keep(s.heading), body=keep(s.body)) for s in copy.sections if keep(s.body).strip()],
+        sections=[Section(heading=keep(s.heading), body=body) for s in copy.sections if (body := keep(s.body)).strip()],
     )
+    return out, [r.strip() for r in removed]
+
+
+def _offending(figures: list[str], spans: list[str]) -> Callable[[str], bool]:
+    """Whether a sentence holds one of ``figures`` or overlaps one of the flagged ``spans``."""
+    banned = set(figures)
+
+    def drop(sentence: str) -> bool:
+        core = sentence.strip().rstrip("。！？；")
+        return bool(banned & set(_NUMBER.findall(sentence))) or any(span in sentence or (core and core in span) for span in spans)
+
+    return drop
 
 
 class Loop:
@@ -118,13 +134,14 @@ class Loop:
             except LlmError as exc:
                 notes.append(f"修改稿生成失败：{exc}")
                 break
-        removed = new_figures(plan.allowed, "\n".join(copy.texts()))
-        if removed:
-            copy = scrub(copy, removed)
-            text = plan.render(copy)
-            report = self._review(plan, text, clearance, user)
-            notes.append(f"删除了含有资料中没有的数字的句子：{'、'.join(removed)}")
+        invented = new_figures(plan.allowed, "\n".join(copy.texts()))
+        if invented or report.findings:
+            copy, cut = scrub(copy, _offending(invented, [f.span for f in report.findings]))
+            if cut:
+                text = plan.render(copy)
+                report = self._review(plan, text, clearance, user)
+                notes.append(f"{rounds} 轮后仍不合规，已删除这些句子：{'；'.join(cut)}")
         if report.findings:
             notes.append("终稿仍有审核问题，请人工修改后再使用")
         report.audit_seq = self.reviewer.record(report, user, clearance)
-        return Generated(text, report, rounds, mode, first_clean, notes, removed, time.perf_counter() - started)
+        return Generated(text, report, rounds, mode, first_clean, notes, invented, time.perf_counter() - started)
