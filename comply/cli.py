@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import duckdb
+
 from comply import audit
 from comply.config import Settings, load_settings
 from comply.db import connect, rows_as_dicts
@@ -512,15 +514,9 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from comply import users
 
-    try:
-        con = connect(settings.db_path)
-    except duckdb.IOException as exc:
-        print(f"无法打开数据库 {settings.db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}", file=sys.stderr)
-        return 1
+    con = connect(settings.db_path)
     try:
         if args.users_action == "list":
             rows = [{"username": u.username, "display_name": u.display_name, "role": u.role, "role_name": u.role_name,
@@ -718,10 +714,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from retrieval.search import NoIndexError
 
+    settings = load_settings()
     try:
-        return args.func(args, load_settings())
+        return args.func(args, settings)
     except (NoIndexError, FileNotFoundError) as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:
+        print(f"无法打开数据库 {settings.db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}", file=sys.stderr)
         return 1
 
 

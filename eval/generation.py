@@ -68,7 +68,8 @@ def evaluate(loop: Loop, items: Sequence[BriefItem], *, max_rounds: int, today: 
         rows.append({
             "id": item.id, "channel": item.brief.channel, "mode": result.mode, "rounds": result.rounds,
             "first_pass_clean": result.first_pass_clean, "clean": result.clean,
-            "findings": [f.category for f in result.report.findings], "invented": invented,
+            "findings": [{"category": f.category, "span": f.span, "source": f.source} for f in result.report.findings],
+            "invented": invented,
             "seconds": round(time.perf_counter() - started, 3), "chars": len(result.text),
         })
     made = [r for r in rows if "refused" not in r]
@@ -91,7 +92,7 @@ def evaluate(loop: Loop, items: Sequence[BriefItem], *, max_rounds: int, today: 
         "rounds": dict(sorted(Counter(r["rounds"] for r in made).items())),
         "with_invented_figures": share("invented"),
         "seconds": {"p50": _quantile(seconds, 0.5), "p95": _quantile(seconds, 0.95), "mean": round(statistics.mean(seconds), 3) if seconds else None},
-        "remaining_findings": dict(Counter(c for r in made for c in r["findings"])),
+        "remaining_findings": dict(Counter(f["category"] for r in made for f in r["findings"])),
         "by_channel": by_channel, "rows": rows, "max_rounds": max_rounds,
     }
 

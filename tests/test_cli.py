@@ -181,3 +181,15 @@ def test_sample_clients_and_a_personal_note_from_the_cli(cli_env):
     assert set(note) == {"text", "review", "rounds"} and note["text"].startswith("尊敬的演示客户01：")
     out = cli_env("generate", "--client", "DEMO012", "--kind", "daily_commentary", "--no-llm")
     assert out.returncode == 2 and "未授权" in out.stderr
+
+
+def test_a_database_held_by_the_running_app_is_explained_not_a_traceback(cli_env, small_kb):
+    from comply.db import connect
+
+    settings, _ = small_kb
+    held = connect(settings.db_path)  # as the app holds it
+    try:
+        out = cli_env("clients", "list")
+    finally:
+        held.close()
+    assert out.returncode == 1 and "正被运行中的应用占用" in out.stderr and "Traceback" not in out.stderr

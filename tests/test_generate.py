@@ -159,3 +159,17 @@ def test_a_model_failure_falls_back_to_the_template_and_says_so(corpus_kb, tgi):
     tgi.enqueue(Reply(content="{\"title\": "), Reply(content="不是 JSON"))
     result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)
     assert result.mode == "template" and result.clean and any("改用模板" in n for n in result.notes)
+
+
+def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, tgi):
+    def reply(body: dict) -> str:
+        content = body["messages"][-1]["content"]
+        if "【文案】" in content:  # the review stage flags the product's name, which the copy cannot change
+            return json.dumps({"findings": [{"span": PRODUCT["name"], "category": "guaranteed_return", "severity": "high",
+                                             "explanation": "x", "clause_ids": [], "suggestion": "y"}]}, ensure_ascii=False)
+        return json.dumps(CLEAN_COPY, ensure_ascii=False)
+
+    tgi.enqueue(*[Reply(content_fn=reply)] * 4)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)
+    assert (result.rounds, result.first_pass_clean, result.clean) == (1, True, True)
+    assert [d["span"] for d in result.report.dropped] == [PRODUCT["name"]]

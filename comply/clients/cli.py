@@ -146,11 +146,7 @@ def _dispatch(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``comply clients`` command; errors go to stderr in Chinese with exit code 2."""
-    try:
-        con = connect(settings.db_path)
-    except duckdb.IOException as exc:
-        print(f"无法打开数据库 {settings.db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}", file=sys.stderr)
-        return 2
+    con = connect(settings.db_path)
     try:
         _dispatch(con, args)
     except ValueError as exc:

@@ -101,8 +101,20 @@ class Loop:
         return copy
 
     def _review(self, plan: Plan, text: str, clearance: int, user: str) -> ReviewReport:
+        """The full review of ``text`` plus the plan's own checks.
+
+        A model finding whose span is text the code inserted (the product's facts, the client's data, the
+        disclosures) is moved to ``dropped``: the copy cannot change those, and the rules still review them.
+        """
         report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
-        report.findings = report.findings + plan.checks(text)
+        inserted = plan.render(Copy())
+        kept = []
+        for f in report.findings:
+            if f.source == "llm" and f.span.strip() and f.span.strip() in inserted:
+                report.dropped.append({"span": f.span, "category": f.category, "reason": "片段是系统插入的资料或风险揭示，不是撰写的文案（这部分由规则审核）"})
+            else:
+                kept.append(f)
+        report.findings = kept + plan.checks(text)
         return report
 
     def run(self, plan: Plan, *, clearance: int, user: str, max_rounds: int) -> Generated:
