@@ -304,7 +304,7 @@ def m009_generation(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE generation_items (
             job_id VARCHAR NOT NULL,
             client_id VARCHAR NOT NULL,
-            state VARCHAR NOT NULL,            -- 'pending' | 'done' | 'skipped' | 'purged'
+            state VARCHAR NOT NULL,            -- 'pending' | 'done' | 'skipped' | 'failed' | 'purged'
             text VARCHAR,
             review JSON,                       -- the final review report of the text
             rounds INTEGER,

@@ -56,10 +56,19 @@ def check_findings(findings: list[LlmFinding], text: str, offset: int, clauses: 
     return kept, dropped
 
 
-def new_figures(original: str, rewritten: str) -> list[str]:
-    """Numbers in the rewrite that the original never contained (a rewrite must not invent figures).
+_CN_FIGURE = re.compile(
+    r"百分之[零〇一二两三四五六七八九十百点]+|[零〇一二两三四五六七八九十百千]+(?:成|倍|番)|[零〇一二两三四五六七八九十百千]{2,}[万亿]"
+)
 
-    Full-width digits count as digits (NFKC), so "１２%" is the figure 12.
-    """
-    known = set(_NUMBER.findall(unicodedata.normalize("NFKC", original)))
-    return sorted({n for n in _NUMBER.findall(unicodedata.normalize("NFKC", rewritten)) if n not in known})
+
+def figures(text: str) -> set[str]:
+    """The figures a text states: numbers (full-width digits count, NFKC; 12.50 and 12.5 are one figure) and
+    figures in Chinese numerals (百分之十二, 三成, 翻一番, 一百二十亿), each as written."""
+    text = unicodedata.normalize("NFKC", text)
+    numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
+    return numbers | set(_CN_FIGURE.findall(text))
+
+
+def new_figures(original: str, rewritten: str) -> list[str]:
+    """Figures (see :func:`figures`) in the rewrite that the original never contained: a rewrite must not invent any."""
+    return sorted(figures(rewritten) - figures(original))

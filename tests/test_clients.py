@@ -13,7 +13,7 @@ from openpyxl import Workbook
 
 from comply import audit
 from comply.clients import consent, tables
-from comply.clients.consent import ConsentError, grant, has_consent, purge, revoke
+from comply.clients.consent import PURGED_REASON, ConsentError, grant, has_consent, purge, revoke
 from comply.clients.demo import SAMPLES_DIR, load_samples
 from comply.clients.importer import ImportDataError, import_clients, import_holdings, import_market
 from comply.clients.profiles import (
@@ -231,9 +231,9 @@ def test_consent_grant_and_revoke_are_in_the_audit_chain(con, tmp_path):
     (seq, actor, target, detail), = audit_rows(con, "consent.grant")
     assert (seq, actor, target) == (granted.grant_seq, "officer", "K001")
     detail = json.loads(detail)
-    assert {k: detail[k] for k in ("client_id", "purpose", "document_sha256", "document_name")} == {
-        "client_id": "K001", "purpose": "daily_commentary", "document_name": "授权书.pdf",
-        "document_sha256": hashlib.sha256(LETTER).hexdigest()}
+    assert {k: detail[k] for k in ("client_id", "purpose", "document_sha256")} == {
+        "client_id": "K001", "purpose": "daily_commentary", "document_sha256": hashlib.sha256(LETTER).hexdigest()}
+    assert "document_name" not in detail, "a letter's file name may hold the client's name: the audit keeps only its hash"
     assert [c.client_id for c in consented_clients(con, "daily_commentary")] == ["K001"]
 
     with pytest.raises(ConsentError, match="已有「每日收评」的有效授权"):
@@ -289,6 +289,7 @@ def test_purge_needs_every_consent_revoked_and_leaves_no_personal_data(con, tmp_
         [("purged", None, None, "客户数据已清除")]
     assert con.execute("SELECT text FROM generation_items WHERE client_id = 'K002'").fetchone() == ("测试客户乙您好",)
     assert "测试客户甲" not in str(con.execute("SELECT * FROM clients").fetchall())
+    assert {r[0] for r in con.execute("SELECT document_name FROM consents WHERE client_id = 'K001'").fetchall()} == {PURGED_REASON}
     assert [c.client_id for c in list_clients(con)] == ["K002", "K003"]
     assert [c.client_id for c in list_clients(con, include_purged=True)] == ["K001", "K002", "K003"]
 

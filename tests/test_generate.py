@@ -173,3 +173,64 @@ def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, t
     result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)
     assert (result.rounds, result.first_pass_clean, result.clean) == (1, True, True)
     assert [d["span"] for d in result.report.dropped] == [PRODUCT["name"]]
+
+
+def test_figures_are_caught_in_full_width_digits_and_chinese_numerals():
+    from review.verify import new_figures
+
+    assert new_figures("收益10.0%", "收益10%，规模５００亿，收益百分之十二，三成客户，翻一番，一百二十亿，一定盈利") == [
+        "500", "一番", "一百二十亿", "三成", "百分之十二"]
+
+
+def test_a_model_writing_figures_in_other_scripts_is_cut(corpus_kb, tgi):
+    sneaky = {**CLEAN_COPY, "lead": "关注长期配置价值。管理规模超过５００亿元。收益可达百分之十二。"}
+    tgi.enqueue(*[Reply(content_fn=_model(sneaky, sneaky))] * 8)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY, max_rounds=2)
+    assert "５００" not in result.text and "百分之十二" not in result.text and "关注长期配置价值。" in result.text
+    assert set(result.figures_removed) >= {"500", "百分之十二"}
+
+
+def test_highlights_stating_returns_are_not_used_and_the_brief_length_is_not_a_figure(corpus_kb):
+    b = brief("poster", highlights=["近三月收益12%，业绩亮眼", "重点关注消费行业"])
+    result = generate_marketing(loop(corpus_kb), b, user="mkt", today=TODAY)
+    assert "近三月收益12%" not in result.text and "重点关注消费行业" in result.text
+    assert any("近三月收益12%" in n and "业绩表现" in n for n in result.notes)
+
+
+def test_periods_not_yet_over_or_before_inception_are_not_shown():
+    product = brief().product.model_copy(update={"inception_date": "2023-05-10"})
+    entry = product.performance[0]
+    odd = product.model_copy(update={"performance": [
+        entry.model_copy(update={"period": "2026-01-01至2026-12-31"}),
+        entry.model_copy(update={"period": "2023年度"}),
+        entry.model_copy(update={"period": "近两年"}),
+    ]})
+    lines, notes = performance_lines(odd, TODAY)
+    assert [line.split("：")[0] for line in lines] == ["近两年"]
+    assert "尚未结束" in notes[0] and "未运作满一整年" in notes[1]
+
+
+def test_every_matching_product_kind_adds_its_disclosure_and_private_names_are_refused(corpus_kb):
+    result = generate_marketing(loop(corpus_kb), brief("poster", type="债券指数基金", performance=[]), user="mkt", today=TODAY)
+    assert "跟踪误差" in result.text and "利率风险" in result.text
+    with pytest.raises(GenerationRefused):
+        generate_marketing(loop(corpus_kb), brief("sms", name="衡远稳进1号私募证券投资基金", type="混合型"), user="mkt", today=TODAY)
+
+
+def test_a_model_finding_in_the_written_copy_is_kept_even_if_the_disclosures_share_its_words(corpus_kb, tgi):
+    risky = {**CLEAN_COPY, "lead": "本基金属于低风险品种"}
+
+    def reply(body: dict) -> str:
+        content = body["messages"][-1]["content"]
+        if "【审核发现的问题】" in content:
+            return json.dumps(CLEAN_COPY, ensure_ascii=False)
+        if "【文案】" in content:
+            flagged = "低风险" in content.split("【文案】")[1].split("产品要素")[0]
+            return json.dumps({"findings": [{"span": "低风险", "category": "misleading_statement", "severity": "high", "explanation": "x",
+                                             "clause_ids": [], "suggestion": "如实说明风险等级"}] if flagged else []}, ensure_ascii=False)
+        return json.dumps(risky, ensure_ascii=False)
+
+    tgi.enqueue(*[Reply(content_fn=reply)] * 6)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster", risk_level="R2"), user="mkt", today=TODAY)
+    assert "中低风险" in result.text, "the disclosure holds the same words"
+    assert (result.rounds, result.first_pass_clean, result.clean) == (2, False, True) and "低风险品种" not in result.text

@@ -137,3 +137,13 @@ def test_a_batch_stops_resumes_skips_revoked_clients_and_purge_clears_its_text(c
     assert purged["text"] is None and purged["review"] is None
     actions = [r[0] for r in con.execute("SELECT action FROM audit_log WHERE target = ? ORDER BY seq", [job_id]).fetchall()]
     assert actions == ["generate.batch_start", "generate.batch_done"] and audit.verify(con).ok
+
+
+def test_a_client_never_assessed_is_told_so_not_labelled_c1():
+    from comply.clients.profiles import Client, Holding
+    from comply.generate.personal import ClientFacts, holdings_block
+
+    client = Client("X1", "演示客户", None, "普通投资者", 40, None, True, "active")
+    facts = ClientFacts(client, [Holding("X1", "2026-11-20", "990001", "某混合基金", "混合型基金", 3, 100.0, 1000.0, None)], [], None)
+    block = holdings_block(facts)
+    assert "尚未完成风险承受能力评估" in block and "C1" not in block and facts.over_tolerance() == []

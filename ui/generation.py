@@ -14,7 +14,7 @@ from comply.clients.consent import PURPOSES, consents
 from comply.clients.profiles import list_clients
 from comply.generate.brief import Brief, parse_brief
 
-STATE_NAMES = {"pending": "待生成", "done": "已生成", "skipped": "已跳过", "purged": "已清除"}
+STATE_NAMES = {"pending": "待生成", "done": "已生成", "skipped": "已跳过", "failed": "失败", "purged": "已清除"}
 PRODUCT_TYPES = ["混合型基金", "股票型基金", "债券型基金", "指数基金", "货币市场基金", "FOF", "QDII基金", "私募基金", "集合资产管理计划"]
 
 
@@ -51,7 +51,10 @@ def brief_from_json(raw: bytes) -> dict:
     Raises:
         ValueError: not UTF-8 JSON, or not an object.
     """
-    data = json.loads(raw.decode("utf-8-sig"))
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"产品资料文件不是 UTF-8 编码的 JSON（{exc.__class__.__name__}）") from None
     if not isinstance(data, dict):
         raise ValueError("产品资料 JSON 应为一个对象")
     return data

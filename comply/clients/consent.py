@@ -118,8 +118,7 @@ def grant(
         if _active(con, client_id, purpose):
             raise ConsentError(f"客户 {client_id} 已有「{PURPOSES[purpose]}」的有效授权；如需更换授权书，请先撤回")
         seq = audit.append(con, user, "consent.grant", client_id, {
-            "client_id": client_id, "purpose": purpose, "document_sha256": digest,
-            "document_name": document_name, "granted_at": granted_at.isoformat(),
+            "client_id": client_id, "purpose": purpose, "document_sha256": digest, "granted_at": granted_at.isoformat(),
         })
         consent = Consent(uuid.uuid4().hex, client_id, purpose, document_name, digest, granted_at, user, seq)
         con.execute(f"INSERT INTO consents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
@@ -185,6 +184,7 @@ def purge(con: duckdb.DuckDBPyConnection, client_id: str, user: str) -> dict[str
                     "investor_type = NULL, state = 'purged' WHERE client_id = ?", [client_id])
         con.execute("UPDATE generation_items SET text = NULL, review = NULL, state = 'purged', reason = ? "
                     "WHERE client_id = ?", [PURGED_REASON, client_id])
+        con.execute("UPDATE consents SET document_name = ? WHERE client_id = ?", [PURGED_REASON, client_id])
         counts = {"holdings": n_holdings, "generation_items": n_items}
         audit.append(con, user, "client.purge", client_id, {"client_id": client_id, **counts})
     return counts

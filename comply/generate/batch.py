@@ -1,7 +1,8 @@
 """Batch generation of personalised notes: one job, one item per client, each committed as it finishes.
 
-An interrupted job resumes with its pending items; consent is checked again right before each client,
-so a revocation during a job takes effect at once.
+An interrupted job resumes with its pending items. Consent is checked right before each client and again
+when the text is stored, so a revocation or purge during a job is honoured; an item stores its review's
+findings without citations (a later viewer may have a lower clearance than the one who ran the job).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import datetime, timezone
 import duckdb
 
 from comply import audit
-from comply.clients.consent import PURPOSES
-from comply.clients.profiles import consented_clients, latest_market_date, list_clients
+from comply.clients.consent import PURPOSES, has_consent
+from comply.clients.profiles import consented_clients, get_client, latest_market_date, list_clients
 from comply.db import rows_as_dicts, transaction
 from comply.generate.loop import Loop
 from comply.generate.personal import PersonalError, generate_personal
@@ -95,11 +96,16 @@ def jobs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
     ))
 
 
-def _finish(con: duckdb.DuckDBPyConnection, job_id: str, client_id: str, state: str, **values: object) -> None:
+def _finish(con: duckdb.DuckDBPyConnection, job_id: str, client_id: str, kind: str, state: str, **values: object) -> None:
+    """Record an item's outcome, unless it was settled meanwhile or (for a text) the consent was revoked or the
+    client purged while it was being written: then the text is discarded and the item skipped."""
     with transaction(con):
+        client = get_client(con, client_id)
+        if state == "done" and (client is None or client.state != "active" or not has_consent(con, client_id, kind)):
+            state, values = "skipped", {"reason": "生成期间客户撤回了授权或数据已清除，生成结果已丢弃"}
         con.execute(
             "UPDATE generation_items SET state = ?, text = ?, review = ?, rounds = ?, mode = ?, reason = ?, finished_at = ? "
-            "WHERE job_id = ? AND client_id = ?",
+            "WHERE job_id = ? AND client_id = ? AND state = 'pending'",
             [state, values.get("text"), values.get("review"), values.get("rounds"), values.get("mode"), values.get("reason"),
              datetime.now(timezone.utc), job_id, client_id],
         )
@@ -123,11 +129,14 @@ def run_job(
         try:
             result = generate_personal(loop, client_id, status.kind, market_date=status.market_date, user=user,
                                        clearance=clearance, max_rounds=max_rounds)
-            review = {"mode": result.report.mode, "notes": result.notes, "findings": [f.as_json() for f in result.report.findings]}
-            _finish(con, job_id, client_id, "done", text=result.text, review=json.dumps(review, ensure_ascii=False),
+            review = {"mode": result.report.mode, "notes": result.notes,
+                      "findings": [{k: v for k, v in f.as_json().items() if k not in ("citations", "cases")} for f in result.report.findings]}
+            _finish(con, job_id, client_id, status.kind, "done", text=result.text, review=json.dumps(review, ensure_ascii=False),
                     rounds=result.rounds, mode=result.mode)
         except PersonalError as exc:
-            _finish(con, job_id, client_id, "skipped", reason=str(exc))
+            _finish(con, job_id, client_id, status.kind, "skipped", reason=str(exc))
+        except Exception as exc:  # one client's failure must not stop the batch; the reason is kept on the item
+            _finish(con, job_id, client_id, status.kind, "failed", reason=f"{type(exc).__name__}: {exc}")
         if progress:
             progress(job_status(con, job_id), client_id)
     status = job_status(con, job_id)

@@ -67,17 +67,32 @@ class Brief(BaseModel):
     audience: str | None = None
     institution: str | None = None
 
-    @property
-    def risk_label(self) -> str:
-        """R1–R5."""
-        return f"R{self.product.risk_level}"
-
 
 _FIELD_NAMES = {
     "product": "product（产品）", "name": "name（产品名称）", "type": "type（产品类型）", "risk_level": "risk_level（风险等级）",
     "channel": "channel（渠道：poster / wechat_article / sms / moments）", "length": "length（字数，20–5000）",
     "performance": "performance（业绩）", "period": "period（期间）", "return": "return（收益率）",
 }
+
+
+_MESSAGES = {
+    "missing": "缺少该字段", "string_too_short": "不能为空", "string_type": "应为文字", "int_parsing": "应为整数",
+    "int_type": "应为整数", "float_parsing": "应为数字", "float_type": "应为数字", "list_type": "应为列表",
+    "dict_type": "应为对象", "model_type": "应为对象",
+}
+
+
+def _message(err: dict) -> str:
+    """A validation error in Chinese."""
+    if err["type"] == "literal_error":
+        return f"取值无效（{err['input']!r}），可选：{err['ctx']['expected'].replace(' or ', ', ')}"
+    if err["type"] == "value_error":
+        return str(err["ctx"]["error"])
+    if err["type"] == "greater_than_equal":
+        return f"不能小于 {err['ctx']['ge']}"
+    if err["type"] == "less_than_equal":
+        return f"不能大于 {err['ctx']['le']}"
+    return _MESSAGES.get(err["type"], f"无效（{err['type']}）")
 
 
 def parse_brief(data: object) -> Brief:
@@ -92,7 +107,7 @@ def parse_brief(data: object) -> Brief:
         problems = []
         for err in exc.errors():
             where = " → ".join(_FIELD_NAMES.get(str(p), str(p)) for p in err["loc"])
-            problems.append(f"{where}：{'缺少该字段' if err['type'] == 'missing' else err['msg']}")
+            problems.append(f"{where}：{_message(err)}")
         raise BriefError("产品资料不完整或有误：" + "；".join(problems)) from None
 
 

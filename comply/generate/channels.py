@@ -38,28 +38,23 @@ class Copy(BaseModel):
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """A channel's name, default length and the form the model is asked for."""
+    """A channel's default length and the form the model is asked for."""
 
-    id: str
-    name_zh: str
     default_length: int
     instructions: str
-    full_disclosure: bool
 
 
 CHANNELS: dict[str, ChannelSpec] = {
     "poster": ChannelSpec(
-        "poster", "海报", 150,
+        150,
         "海报文案：title 为主标题（不超过十六个字），lead 为副标题（不超过二十四个字），points 为三条卖点（每条不超过三十个字）；sections 留空。",
-        True,
     ),
     "wechat_article": ChannelSpec(
-        "wechat_article", "公众号文章", 1000,
+        1000,
         "公众号文章：title 为文章标题，lead 为导语（一段），sections 为三到四个小节（heading 为小标题，body 为该节正文）；points 留空。",
-        True,
     ),
-    "sms": ChannelSpec("sms", "短信", 120, "短信：只写 lead（一两句话，不要称呼、不要签名、不要退订说明）；其余字段留空。", False),
-    "moments": ChannelSpec("moments", "朋友圈", 150, "朋友圈文案：只写 lead（两三句话，语气亲切、克制，可以有换行）；其余字段留空。", False),
+    "sms": ChannelSpec(120, "短信：只写 lead（一两句话，不要称呼、不要签名、不要退订说明）；其余字段留空。"),
+    "moments": ChannelSpec(150, "朋友圈文案：只写 lead（两三句话，语气亲切、克制，可以有换行）；其余字段留空。"),
 }
 
 

@@ -18,6 +18,12 @@ from comply.generate.loop import Generated, Loop
 
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("须为正整数")
+    return int(value)
+
+
 def add_parser(sub: argparse._SubParsersAction, level: Callable[[str], int]) -> None:
     """Register ``generate`` on the ``comply`` sub-command parser."""
     p = sub.add_parser("generate", help="生成营销物料（产品文案 / 客户个性化材料），每篇都经合规审核后输出")
@@ -28,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction, level: Callable[[str], int]) -> 
     what.add_argument("--job", help="续跑一个批量任务")
     p.add_argument("--kind", choices=tuple(PURPOSES), help="个性化材料：每日收评 / 早报 / 晚报 / 持仓诊断")
     p.add_argument("--date", help="行情日期 YYYY-MM-DD（默认最新一天）")
-    p.add_argument("--rounds", type=int, help="生成—审核—修改的最多轮数（默认见配置 generate_rounds）")
+    p.add_argument("--rounds", type=_positive, help="生成—审核—修改的最多轮数（默认见配置 generate_rounds）")
     p.add_argument("--clearance", type=level, default=0, help="生成人密级（默认 公开）")
     p.add_argument("--user", default="cli", help="记入审计日志的生成人")
     p.add_argument("--no-llm", action="store_true", help="不调用大模型，用模板生成")
@@ -92,14 +98,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _batch(args: argparse.Namespace, loop: Loop, con: duckdb.DuckDBPyConnection, rounds: int) -> int:
     """Start (or resume with ``--job``) a batch and run it with progress on stderr."""
-    from comply.generate.batch import job_status, run_job, start_job
+    from comply.generate.batch import JobStatus, job_status, run_job, start_job
 
     job_id = args.job or start_job(con, args.kind, args.user, args.date)
     status = job_status(con, job_id)
     print(f"批量任务 {job_id}：{PURPOSES[status.kind]}，行情日期 {status.market_date}，待生成 {status.counts.get('pending', 0)} 位客户",
           file=sys.stderr)
 
-    def progress(s, client_id: str) -> None:
+    def progress(s: JobStatus, client_id: str) -> None:
         print(f"[{s.finished}/{s.total}] {client_id} 完成", file=sys.stderr)
 
     status = run_job(loop, job_id, user=args.user, clearance=args.clearance, max_rounds=rounds, progress=progress)

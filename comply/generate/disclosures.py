@@ -14,7 +14,7 @@ from comply.generate.brief import Brief, Performance, Product
 
 MIN_TRACK_RECORD_DAYS = 183  # a product younger than six months shows no performance
 _YEAR = re.compile(r"^((?:19|20)\d{2})年?度?$")
-_TRAILING_YEARS = re.compile(r"^(近|最近|过去)([1-9]|10|[一二三五十])年$")
+_TRAILING_YEARS = re.compile(r"^(近|最近|过去)([1-9]|10|[一两二三四五六七八九十])年$")
 _DATE = r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
 _RANGE = re.compile(rf"{_DATE}\s*(?:至|到|—|-|~|～)\s*{_DATE}")
 
@@ -31,15 +31,15 @@ class Disclosures:
     sms_opt_out: str
     kinds: dict[str, dict] = field(default_factory=dict)
 
-    def kind(self, product_type: str) -> str | None:
-        """The first kind (in file order) whose keyword occurs in the product type."""
-        upper = product_type.upper()
-        return next((k for k, spec in self.kinds.items() if any(m.upper() in upper for m in spec.get("match", []))), None)
+    def kinds_of(self, product: Product) -> list[str]:
+        """Every kind whose keyword occurs in the product's type or name (a 债券指数基金 is both bond and index)."""
+        label = f"{product.type} {product.name}".upper()
+        return [k for k, spec in self.kinds.items() if any(m.upper() in label for m in spec.get("match", []))]
 
     def refusal(self, product: Product) -> tuple[str, list[str]] | None:
         """Why this product may not be promoted on public channels (and the basis), or ``None`` if it may."""
-        spec = self.kinds.get(self.kind(product.type) or "", {})
-        return (spec["refusal"], list(spec.get("legal_basis", []))) if spec.get("public") is False else None
+        private = [self.kinds[k] for k in self.kinds_of(product) if self.kinds[k].get("public") is False]
+        return (private[0]["refusal"], list(private[0].get("legal_basis", []))) if private else None
 
     def risk_statement(self, product: Product) -> str:
         """本产品风险等级为 R3（中风险），适合 C3（稳健型）及以上的投资者。"""
@@ -49,12 +49,21 @@ class Disclosures:
 
     def full_for(self, product: Product) -> list[str]:
         """The full disclosure for the product: the general texts, the type's own, and the risk-level statement."""
-        extra = self.kinds.get(self.kind(product.type) or "", {}).get("full", [])
+        extra = [text for k in self.kinds_of(product) for text in self.kinds[k].get("full", [])]
         return [*self.full, *extra, self.risk_statement(product)]
 
 
-@lru_cache(maxsize=4)
 def load_disclosures(path: Path) -> Disclosures:
+    """Read and check the disclosures file (read again once an administrator has edited it).
+
+    Raises:
+        ValueError: see :func:`_load`.
+    """
+    return _load(Path(path), Path(path).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, mtime_ns: int) -> Disclosures:
     """Read and check the disclosures file.
 
     Raises:
@@ -69,7 +78,7 @@ def load_disclosures(path: Path) -> Disclosures:
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"信息披露配置 {path} 无效：{exc!r}") from None
-    texts = [*out.full, out.short, out.performance_note, out.personal_note, out.sms_opt_out]
+    texts = [*out.full, out.short, out.risk_level, out.performance_note, out.personal_note, out.sms_opt_out]
     texts += [t for spec in out.kinds.values() for t in [*spec.get("full", []), spec.get("refusal", "")]]
     with_digits = [t for t in texts if re.search(r"\d", t)]
     if with_digits:
@@ -81,31 +90,39 @@ def percent(value: float | str) -> str:
     """A return as shown: numbers are percentages (12.3 → "12.3%"); strings are shown as given."""
     if isinstance(value, str):
         return value.strip()
-    return f"{value:.2f}".rstrip("0").rstrip(".") + "%"
+    text = repr(float(value))
+    return (text[:-2] if text.endswith(".0") else text) + "%"
 
 
-def _period_problem(period: str, today: date) -> str | None:
-    """Why a period may not be shown (incomplete or too short), or ``None`` if it may."""
+def _period_problem(period: str, today: date, inception: date | None) -> str | None:
+    """Why a period may not be shown (incomplete, too short, not yet over), or ``None`` if it may."""
     text = period.strip().replace(" ", "")
     if text.startswith("成立以来") or _TRAILING_YEARS.match(text):
         return None
     if year := _YEAR.match(text):
-        return None if int(year.group(1)) < today.year else "当年尚未结束，不是完整年度"
+        y = int(year.group(1))
+        if y >= today.year:
+            return "当年尚未结束，不是完整年度"
+        if inception and (y < inception.year or (y == inception.year and (inception.month, inception.day) != (1, 1))):
+            return "产品在该年度未运作满一整年"
+        return None
     if span := _RANGE.search(text):
         g = [int(x) for x in span.groups()]
         try:
-            days = (date(g[3], g[4], g[5]) - date(g[0], g[1], g[2])).days
+            start, end = date(g[0], g[1], g[2]), date(g[3], g[4], g[5])
         except ValueError:
             return "日期无效"
-        return None if days >= MIN_TRACK_RECORD_DAYS else "统计区间不足六个月"
+        if end > today or start > end:
+            return "统计区间尚未结束或起止日期颠倒"
+        return None if (end - start).days >= MIN_TRACK_RECORD_DAYS else "统计区间不足六个月"
     return "统计期间不完整或过短（可用完整年度、近一年及以上、成立以来或不短于六个月的起止日期）"
 
 
-def _young(product: Product, today: date) -> bool:
+def _inception(product: Product) -> date | None:
     try:
-        return (today - date.fromisoformat(product.inception_date or "")).days < MIN_TRACK_RECORD_DAYS
+        return date.fromisoformat(product.inception_date or "")
     except ValueError:
-        return False
+        return None
 
 
 def performance_lines(product: Product, today: date) -> tuple[list[str], list[str]]:
@@ -116,11 +133,12 @@ def performance_lines(product: Product, today: date) -> tuple[list[str], list[st
     """
     if not product.performance:
         return [], []
-    if _young(product, today):
+    inception = _inception(product)
+    if inception and (today - inception).days < MIN_TRACK_RECORD_DAYS:
         return [], ["产品成立不满六个月，按规定不展示业绩"]
     lines, notes = [], []
     for p in product.performance:
-        problem = _period_problem(p.period, today)
+        problem = _period_problem(p.period, today, inception)
         if problem is None and p.benchmark_return is None:
             problem = "缺少同期业绩比较基准收益率"
         if problem:

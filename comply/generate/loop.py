@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from comply.generate.channels import Copy, Section
 from comply.llm.client import LlmClient, LlmError, LlmOutputError
 from review.pipeline import ReviewFinding, Reviewer, ReviewReport
-from review.verify import new_figures
+from review.verify import figures, new_figures
 
 LLM, TEMPLATE = "llm", "template"
 _SENTENCE = re.compile(r"[^。！？；\n]*[。！？；\n]?")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass
@@ -30,7 +29,7 @@ class Plan:
     fix: Callable[[Copy, list[tuple[str, str]]], list[dict]]  # messages asking for a copy with problems fixed
     template: Callable[[], Copy]                           # the copy without a model
     render: Callable[[Copy], str]                          # copy → the full text (facts and disclosures added)
-    allowed: str                                           # every figure the output may contain occurs here
+    allowed: str                                           # the inputs the copy may take figures from (inserted text is allowed too)
     max_tokens: int = 768
     checks: Callable[[str], list[ReviewFinding]] = lambda text: []  # findings beyond the review (e.g. suitability)
 
@@ -75,13 +74,13 @@ def scrub(copy: Copy, drop: Callable[[str], bool]) -> tuple[Copy, list[str]]:
     return out, [r.strip() for r in removed]
 
 
-def _offending(figures: list[str], spans: list[str]) -> Callable[[str], bool]:
-    """Whether a sentence holds one of ``figures`` or overlaps one of the flagged ``spans``."""
-    banned = set(figures)
+def _offending(invented: list[str], spans: list[str]) -> Callable[[str], bool]:
+    """Whether a sentence states one of the ``invented`` figures or overlaps one of the flagged ``spans``."""
+    banned = set(invented)
 
     def drop(sentence: str) -> bool:
         core = sentence.strip().rstrip("。！？；")
-        return bool(banned & set(_NUMBER.findall(sentence))) or any(span in sentence or (core and core in span) for span in spans)
+        return bool(banned & figures(sentence)) or any(span in sentence or (core and core in span) for span in spans)
 
     return drop
 
@@ -100,17 +99,20 @@ class Loop:
             raise LlmOutputError("大模型返回了空的文案")
         return copy
 
-    def _review(self, plan: Plan, text: str, clearance: int, user: str) -> ReviewReport:
-        """The full review of ``text`` plus the plan's own checks.
+    def _review(self, plan: Plan, copy: Copy, clearance: int, user: str) -> ReviewReport:
+        """The full review of the rendered copy plus the plan's own checks.
 
-        A model finding whose span is text the code inserted (the product's facts, the client's data, the
-        disclosures) is moved to ``dropped``: the copy cannot change those, and the rules still review them.
+        A model finding whose span is only in text the code inserted (the product's facts, the client's data,
+        the disclosures), not in the written copy, is moved to ``dropped``: the copy cannot change that text,
+        and the rules still review it.
         """
+        text = plan.render(copy)
         report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
-        inserted = plan.render(Copy())
+        inserted, written = plan.render(Copy()), "\n".join(copy.texts())
         kept = []
         for f in report.findings:
-            if f.source == "llm" and f.span.strip() and f.span.strip() in inserted:
+            span = f.span.strip()
+            if f.source == "llm" and span and span in inserted and span not in written:
                 report.dropped.append({"span": f.span, "category": f.category, "reason": "片段是系统插入的资料或风险揭示，不是撰写的文案（这部分由规则审核）"})
             else:
                 kept.append(f)
@@ -130,12 +132,12 @@ class Loop:
         else:
             notes.append(f"模板生成（未使用大模型：{self.no_llm_reason}）")
         copy = copy or plan.template()
+        allowed = plan.allowed + "\n" + plan.render(Copy())
         rounds, first_clean = 0, False
         while True:
             rounds += 1
-            invented = new_figures(plan.allowed, "\n".join(copy.texts()))
-            text = plan.render(copy)
-            report = self._review(plan, text, clearance, user)
+            invented = new_figures(allowed, plan.render(copy))
+            report = self._review(plan, copy, clearance, user)
             if rounds == 1:
                 first_clean = not report.findings and not invented
             if (not report.findings and not invented) or rounds >= max_rounds or mode != LLM:
@@ -146,14 +148,18 @@ class Loop:
             except LlmError as exc:
                 notes.append(f"修改稿生成失败：{exc}")
                 break
-        invented = new_figures(plan.allowed, "\n".join(copy.texts()))
+        invented = new_figures(allowed, plan.render(copy))
         if invented or report.findings:
             copy, cut = scrub(copy, _offending(invented, [f.span for f in report.findings]))
             if cut:
-                text = plan.render(copy)
-                report = self._review(plan, text, clearance, user)
                 notes.append(f"{rounds} 轮后仍不合规，已删除这些句子：{'；'.join(cut)}")
+            if new_figures(allowed, plan.render(copy)):
+                copy = plan.template()
+                notes.append("仍有资料中没有的数字，改用模板文案")
+            if cut or invented:
+                report = self._review(plan, copy, clearance, user)
         if report.findings:
             notes.append("终稿仍有审核问题，请人工修改后再使用")
+        text = plan.render(copy)
         report.audit_seq = self.reviewer.record(report, user, clearance)
         return Generated(text, report, rounds, mode, first_clean, notes, invented, time.perf_counter() - started)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 
 from comply import audit
 from comply.db import transaction
-from comply.generate.brief import Brief
-from comply.generate.channels import CHANNELS, Copy, assemble, body_budget, template_copy
-from comply.generate.disclosures import Disclosures, load_disclosures, performance_lines
+from comply.generate.brief import CHANNEL_NAMES, Brief
+from comply.generate.channels import Copy, assemble, body_budget, template_copy
+from comply.generate.disclosures import Disclosures, facts_lines, load_disclosures, performance_lines
 from comply.generate.loop import Generated, Loop, Plan
 from comply.generate.prompt import copy_messages, fix_messages
 
@@ -22,17 +23,29 @@ class GenerationRefused(ValueError):
         self.legal_basis = legal_basis
 
 
+_RETURN_FIGURE = re.compile(r"(收益|回报|涨|盈利|年化|业绩|净值)[^，。；\n]{0,8}(\d|百分之)|\d+(\.\d+)?\s*[%％]")
+
+
 def _fit(copy: Copy, brief: Brief, budget: int) -> Copy:
-    """Short channels: the copy cut at a sentence end so that it fits the budget."""
+    """Short channels: the copy cut at a sentence end (else before a figure or word) so that it fits the budget."""
     if brief.channel not in ("sms", "moments") or len(copy.lead) <= budget:
         return copy
     cut = copy.lead[:budget]
-    end = max(cut.rfind(d) for d in "。！？；")
-    return copy.model_copy(update={"lead": cut[: end + 1] if end > 0 else cut})
+    end = max(cut.rfind(d) for d in "。！？；，")
+    if end <= 0:
+        end = len(cut.rstrip("0123456789.%％")) - 1
+    return copy.model_copy(update={"lead": cut[: end + 1]})
+
+
+def _highlights(brief: Brief) -> tuple[Brief, list[str]]:
+    """The brief without highlights that state returns (performance is shown only in the performance lines)."""
+    kept = [h for h in brief.product.highlights if not _RETURN_FIGURE.search(h)]
+    notes = [f"产品特点“{h}”含收益或业绩数字，未使用：业绩只能按规定在“业绩表现”中完整展示" for h in brief.product.highlights if h not in kept]
+    return brief.model_copy(update={"product": brief.product.model_copy(update={"highlights": kept})}), notes
 
 
 def marketing_plan(brief: Brief, disclosures: Disclosures, today: date) -> tuple[Plan, list[str]]:
-    """The plan for one brief, and notes on performance figures left out (and why).
+    """The plan for one brief, and notes on what was left out (and why).
 
     Raises:
         GenerationRefused: the product may not be promoted on a public channel.
@@ -40,19 +53,23 @@ def marketing_plan(brief: Brief, disclosures: Disclosures, today: date) -> tuple
     refusal = disclosures.refusal(brief.product)
     if refusal:
         raise GenerationRefused(*refusal)
-    performance, notes = performance_lines(brief.product, today) if brief.channel in ("poster", "wechat_article") else ([], [])
+    brief, notes = _highlights(brief)
+    performance, left_out = performance_lines(brief.product, today) if brief.channel in ("poster", "wechat_article") else ([], [])
+    notes += left_out
     if brief.product.performance and brief.channel in ("sms", "moments"):
-        notes.append(f"{CHANNELS[brief.channel].name_zh}篇幅有限，无法完整展示业绩及同期基准，不展示业绩")
+        notes.append(f"{CHANNEL_NAMES[brief.channel]}篇幅有限，无法完整展示业绩及同期基准，不展示业绩")
     budget = body_budget(brief)
     if brief.channel in ("sms", "moments"):
-        budget = max(20, budget - len(assemble(brief, Copy(), disclosures, [])))
-    allowed = "\n".join([brief.model_dump_json(by_alias=True), *performance, *disclosures.full_for(brief.product)])
+        fixed = len(assemble(brief, Copy(), disclosures, []))
+        if brief.length and fixed + 20 > brief.length:
+            notes.append(f"必须包含的签名、产品名称和风险提示已有 {fixed} 字，超出设定的 {brief.length} 字")
+        budget = max(20, budget - fixed)
     plan = Plan(
         ask=copy_messages(brief, budget),
         fix=lambda copy, problems: fix_messages(brief, copy, problems),
         template=lambda: template_copy(brief),
         render=lambda copy: assemble(brief, _fit(copy, brief, budget), disclosures, performance),
-        allowed=allowed,
+        allowed="\n".join([*facts_lines(brief), *brief.product.highlights]),
         max_tokens=min(2048, 256 + 2 * budget),
     )
     return plan, notes

@@ -8,11 +8,10 @@ figures from the data.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import duckdb
 
@@ -68,8 +67,14 @@ class ClientFacts:
         return f"{100 * h.market_value / self.total:.1f}%" if self.total else "—"
 
     def over_tolerance(self) -> list[Holding]:
-        """Positions whose risk level is above the client's tolerance."""
-        return [h for h in self.positions if not suitable(self.client.risk_tolerance or 1, h.risk_level)]
+        """Positions whose risk level is above the client's tolerance (none when the client was never assessed)."""
+        tolerance = self.client.risk_tolerance
+        return [h for h in self.positions if tolerance and not suitable(tolerance, h.risk_level)]
+
+    def tolerance_text(self) -> str:
+        """C3（稳健型）, or 尚未评估."""
+        n = self.client.risk_tolerance
+        return f"C{n}（{RISK_TOLERANCE_NAMES[n]}）" if n else "尚未评估"
 
 
 def _signed(value: float | None) -> str:
@@ -94,12 +99,13 @@ def holdings_block(facts: ClientFacts) -> str:
         return "【您的持仓】\n暂无持仓记录。"
     rows = [f"- {h.name}（{h.code}，{h.product_type}，R{h.risk_level}）：占比{facts.weight(h)}" for h in facts.positions]
     block = f"【您的持仓（截至{facts.positions[0].as_of}）】\n" + "\n".join(rows)
-    tolerance = facts.client.risk_tolerance or 1
     warnings = [
         f"- 您持有的{h.name}风险等级为R{h.risk_level}（{PRODUCT_RISK_NAMES[h.risk_level]}），与您目前的风险承受能力"
-        f"C{tolerance}（{RISK_TOLERANCE_NAMES[tolerance]}）不匹配。请留意该产品的风险；如需了解适当性安排，可联系您的客户经理重新评估。"
+        f"{facts.tolerance_text()}不匹配。请留意该产品的风险；如需了解适当性安排，可联系您的客户经理重新评估。"
         for h in facts.over_tolerance()
     ]
+    if not facts.client.risk_tolerance:
+        warnings = ["- 您尚未完成风险承受能力评估，请联系您的客户经理完成评估后再作投资决策。"]
     return block + ("\n\n【适当性提示】\n" + "\n".join(warnings) if warnings else "")
 
 
@@ -117,9 +123,7 @@ def structure_block(facts: ClientFacts) -> str:
 
 
 def _facts_text(facts: ClientFacts, kind: str) -> str:
-    c = facts.client
-    tolerance = c.risk_tolerance or 1
-    parts = [f"客户风险承受能力：C{tolerance}（{RISK_TOLERANCE_NAMES[tolerance]}）", holdings_block(facts)]
+    parts = [f"客户风险承受能力：{facts.tolerance_text()}", holdings_block(facts)]
     parts += [structure_block(facts)] if kind == "holdings_diagnosis" else [market_block(facts)]
     return "\n\n".join(p for p in parts if p)
 
@@ -145,7 +149,7 @@ def render(facts: ClientFacts, kind: str, copy: Copy, note: str) -> str:
 
 def suitability_findings(facts: ClientFacts, resolver: ClauseResolver) -> Callable[[str], list[ReviewFinding]]:
     """A check flagging sentences that steer the client toward products above their risk tolerance."""
-    tolerance = facts.client.risk_tolerance or 1
+    tolerance = facts.client.risk_tolerance or 0
     risky = [h.name for h in facts.over_tolerance()]
     above = [f"R{n}" for n in range(tolerance + 1, 6)]
 
@@ -156,7 +160,7 @@ def suitability_findings(facts: ClientFacts, resolver: ClauseResolver) -> Callab
             if _RECOMMEND.search(sentence) and any(x in sentence for x in [*risky, *above]):
                 found.append(ReviewFinding(
                     sentence.strip(), m.start(), m.end(), "improper_solicitation", "high",
-                    f"引导客户关注或购买超出其风险承受能力（C{tolerance}）的产品。", resolver.bases(SUITABILITY_BASIS),
+                    f"引导客户关注或购买超出其风险承受能力（{facts.tolerance_text()}）的产品。", resolver.bases(SUITABILITY_BASIS),
                     "删除该建议；只陈述持仓事实，并提示客户如需调整可先进行适当性评估。", "suitability",
                 ))
         return found
@@ -200,11 +204,9 @@ def personal_plan(facts: ClientFacts, kind: str, note: str, resolver: ClauseReso
             "修改【原稿】逐条消除上述问题，按相同的 JSON 结构输出。"
         )}]
 
-    raw = json.dumps([asdict(facts.client), *map(asdict, facts.positions), *map(asdict, facts.market)], ensure_ascii=False, default=str)
     return Plan(
         ask=ask, fix=fix, template=lambda: template_copy(facts, kind),
-        render=lambda copy: render(facts, kind, copy, note),
-        allowed="\n".join([raw, render(facts, kind, Copy(), note)]), max_tokens=640,
+        render=lambda copy: render(facts, kind, copy, note), allowed=data, max_tokens=640,
         checks=suitability_findings(facts, resolver),
     )
 

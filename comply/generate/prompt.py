@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comply.generate.brief import Brief
+from comply.generate.brief import CHANNEL_NAMES, Brief
 from comply.generate.channels import CHANNELS, Copy
 
 SYSTEM = (
@@ -34,7 +34,7 @@ def copy_messages(brief: Brief, budget: int) -> list[dict]:
     spec = CHANNELS[brief.channel]
     user = (
         f"【资料】\n{_facts(brief)}\n【资料结束】\n\n"
-        f"任务：为上述产品写{spec.name_zh}文案，正文合计约 {budget} 个汉字以内。{spec.instructions}\n\n{COMPLIANCE}"
+        f"任务：为上述产品写{CHANNEL_NAMES[brief.channel]}文案，正文合计约 {budget} 个汉字以内。{spec.instructions}\n\n{COMPLIANCE}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

@@ -1,5 +1,7 @@
 """营销物料: product copy from a brief, and personalised client notes (with consent), each shown with its review."""
 
+import json
+
 import streamlit as st
 
 from comply.clients import consent
@@ -7,7 +9,7 @@ from comply.clients.demo import load_samples
 from comply.clients.importer import ImportDataError, import_clients, import_holdings, import_market
 from comply.clients.profiles import consented_clients, list_clients
 from comply.clients.tables import TableError
-from comply.generate.batch import job_items, job_status, jobs, run_job, start_job
+from comply.generate.batch import JobStatus, job_items, job_status, jobs, run_job, start_job
 from comply.generate.brief import CHANNEL_NAMES, BriefError, parse_brief
 from comply.generate.loop import Generated
 from comply.generate.marketing import GenerationRefused, generate_marketing
@@ -17,6 +19,7 @@ from ui.highlight import highlight_html
 
 RESULTS = "generate_results"  # [(title, Generated)] of the last product run
 CLIENT_RESULT = "generate_client_result"
+UPLOADER_ROUND = "generate_uploader_round"  # bumped to clear the consent-letter uploader
 
 user = nav.require("generate")
 settings = state.settings()
@@ -121,22 +124,45 @@ def consent_section() -> None:
     with st.expander("授权管理（登记 / 撤回 / 清除客户数据）"):
         client_id = st.selectbox("客户", list(clients), format_func=clients.get, index=None, key="gen_consent_client")
         purposes = st.multiselect("用途", list(consent.PURPOSES), format_func=consent.PURPOSES.get, key="gen_consent_purposes")
-        letter = st.file_uploader("授权书（PDF / 图片 / 文本，记录其哈希）", key="gen_consent_letter")
+        letter = st.file_uploader("授权书（PDF / 图片 / 文本，记录其哈希）",
+                                  key=f"gen_consent_letter_{st.session_state.get(UPLOADER_ROUND, 0)}_{client_id}")
+        confirm = st.checkbox("确认清除该客户的资料、持仓和已生成的材料（不可恢复）", key="gen_purge_confirm")
         grant, revoke, purge = st.columns(3)
         try:
             if grant.button("登记授权", key="gen_grant", disabled=not (client_id and purposes and letter)):
                 for p in purposes:
                     consent.grant(cur, client_id, p, letter.getvalue(), letter.name, user.username)
-                st.success("已登记授权，并写入审计日志")
+                done("已登记授权，并写入审计日志")
             if revoke.button("撤回授权", key="gen_revoke", disabled=not (client_id and purposes)):
                 for p in purposes:
                     consent.revoke(cur, client_id, p, user.username)
-                st.success("已撤回授权：该客户的数据不再用于这些用途")
-            if purge.button("清除客户数据", key="gen_purge", disabled=not client_id):
+                done("已撤回授权：该客户的数据不再用于这些用途")
+            if purge.button("清除客户数据", key="gen_purge", disabled=not (client_id and confirm)):
                 consent.purge(cur, client_id, user.username)
-                st.success("已清除该客户的资料、持仓和已生成的材料")
+                done("已清除该客户的资料、持仓和已生成的材料")
         except consent.ConsentError as exc:
             st.error(str(exc))
+
+
+def done(message: str) -> None:
+    """After a consent change: forget the shown note and the chosen letter, and show the change on a fresh run."""
+    st.session_state.pop(CLIENT_RESULT, None)
+    st.session_state[UPLOADER_ROUND] = st.session_state.get(UPLOADER_ROUND, 0) + 1
+    state.flash(message)
+    st.rerun()
+
+
+def show_item(item: dict) -> None:
+    """One client's note from a batch, with its review: verdict, notes and remaining findings."""
+    review = json.loads(item["review"]) if item.get("review") else {}
+    findings = review.get("findings", [])
+    with st.expander(f"{item['client_id']} 的材料（{'审核通过' if not findings else f'仍有 {len(findings)} 个问题'}）"):
+        st.code(item["text"], language=None, wrap_lines=True)
+        for note in review.get("notes", []):
+            st.info(note)
+        if findings:
+            st.dataframe([{"片段": f["span"], "类别": names.get(f["category"], f["category"]), "原因": f["explanation"],
+                           "改写建议": f["suggestion"]} for f in findings], hide_index=True)
 
 
 def generate_section() -> None:
@@ -168,7 +194,7 @@ def generate_section() -> None:
         status = job_status(cur, job_id)
         bar = st.progress(status.finished / max(status.total, 1), text=f"批量任务 {job_id}")
 
-        def progress(s, cid: str) -> None:
+        def progress(s: JobStatus, cid: str) -> None:
             bar.progress(s.finished / max(s.total, 1), text=f"{s.finished}/{s.total}：{cid} 完成")
 
         run_job(state.loop(), job_id, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds,
@@ -184,8 +210,7 @@ def generate_section() -> None:
         items = job_items(cur, shown)
         st.dataframe(generation.item_rows(items), hide_index=True, key="gen_items")
         for item in (i for i in items if i["state"] == "done"):
-            with st.expander(f"{item['client_id']} 的材料"):
-                st.code(item["text"], language=None, wrap_lines=True)
+            show_item(item)
 
 
 st.title("营销物料")
@@ -197,6 +222,7 @@ with product:
         show(title, result, key=f"gen_result_{n}")
 with personal:
     st.caption("客户数据只用于其已授权的用途；撤回授权后不再使用，并可清除。")
+    state.show_flash()
     data_section()
     consent_section()
     generate_section()
