@@ -24,6 +24,7 @@ CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
     "cases": _RETRIEVAL + ("case_dense_floor",),
     "review": ("review_rules_file", "taxonomy_file", "dense_floor", "case_dense_floor") + _LLM,
     "qa": _RETRIEVAL + _LLM + ("qa_clauses", "qa_clause_chars"),
+    "generation": ("review_rules_file", "taxonomy_file", "disclosures_file", "generate_rounds", "dense_floor") + _LLM,
 }
 
 
