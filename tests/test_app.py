@@ -110,6 +110,13 @@ def test_marketer_gets_no_admin_pages_and_a_denied_page_shows_nothing_else(app_e
     assert [p.key for p in nav.allowed_pages(marketer)] == ["review", "generate", "cases"]
     at = sign_in("mark")
     assert titles(at) == ["文案审核"], "a marketer lands on draft review"
+    at.switch_page("ui/pages/generate.py").run()
+    assert not at.exception and titles(at) == ["营销物料"]
+    at.text_input(key="gen_name").set_value("远舟均衡配置混合型证券投资基金A").run()
+    at.multiselect(key="gen_channels").set_value(["sms"]).run()
+    at.button(key="gen_run").click().run()
+    assert not at.exception and any("【机构简称】远舟均衡配置混合型证券投资基金A" in c.value for c in at.code)
+    assert any("合规审核通过" in m.value for m in at.success)
     for page in ("kb", "audit", "users", "eval", "qa"):
         at.switch_page(f"ui/pages/{page}.py").run()
         assert not at.exception
