@@ -167,7 +167,7 @@ def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, t
         if "【文案】" in content:  # the review stage flags the product's name, which the copy cannot change
             return json.dumps({"findings": [{"span": PRODUCT["name"], "category": "guaranteed_return", "severity": "high",
                                              "explanation": "x", "clause_ids": [], "suggestion": "y"}]}, ensure_ascii=False)
-        return json.dumps(CLEAN_COPY, ensure_ascii=False)
+        return json.dumps({**CLEAN_COPY, "title": PRODUCT["name"]}, ensure_ascii=False)  # the title repeats the name
 
     tgi.enqueue(*[Reply(content_fn=reply)] * 4)
     result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)

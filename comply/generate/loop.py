@@ -32,6 +32,7 @@ class Plan:
     allowed: str                                           # the inputs the copy may take figures from (inserted text is allowed too)
     max_tokens: int = 768
     checks: Callable[[str], list[ReviewFinding]] = lambda text: []  # findings beyond the review (e.g. suitability)
+    names: tuple[str, ...] = ()                            # proper names from the inputs (product, manager, holdings)
 
 
 @dataclass
@@ -103,8 +104,8 @@ class Loop:
         """The full review of the rendered copy plus the plan's own checks.
 
         A model finding whose span is only in text the code inserted (the product's facts, the client's data,
-        the disclosures), not in the written copy, is moved to ``dropped``: the copy cannot change that text,
-        and the rules still review it.
+        the disclosures), not in the written copy, or lies within a proper name of the inputs, is moved to
+        ``dropped``: the copy cannot change that text, and the rules still review it.
         """
         text = plan.render(copy)
         report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
@@ -112,8 +113,8 @@ class Loop:
         kept = []
         for f in report.findings:
             span = f.span.strip()
-            if f.source == "llm" and span and span in inserted and span not in written:
-                report.dropped.append({"span": f.span, "category": f.category, "reason": "片段是系统插入的资料或风险揭示，不是撰写的文案（这部分由规则审核）"})
+            if f.source == "llm" and span and ((span in inserted and span not in written) or any(span in n for n in plan.names)):
+                report.dropped.append({"span": f.span, "category": f.category, "reason": "片段是系统插入的资料、风险揭示或名称，不是撰写的表述（这部分由规则审核）"})
             else:
                 kept.append(f)
         report.findings = kept + plan.checks(text)

@@ -71,6 +71,7 @@ def marketing_plan(brief: Brief, disclosures: Disclosures, today: date) -> tuple
         render=lambda copy: assemble(brief, _fit(copy, brief, budget), disclosures, performance),
         allowed="\n".join([*facts_lines(brief), *brief.product.highlights]),
         max_tokens=min(2048, 256 + 2 * budget),
+        names=tuple(n for n in (brief.product.name, brief.product.manager, brief.product.type, brief.product.benchmark) if n),
     )
     return plan, notes
 

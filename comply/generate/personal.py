@@ -207,6 +207,7 @@ def personal_plan(facts: ClientFacts, kind: str, note: str, resolver: ClauseReso
     return Plan(
         ask=ask, fix=fix, template=lambda: template_copy(facts, kind),
         render=lambda copy: render(facts, kind, copy, note), allowed=data, max_tokens=640,
+        names=tuple(n for n in [facts.client.name, *(h.name for h in facts.positions), *(m.item for m in facts.market)] if n),
         checks=suitability_findings(facts, resolver),
     )
 
