@@ -229,9 +229,9 @@ def test_outdated_hash_parameters_are_upgraded_on_login(con):
 
 EXPECTED_PAGES = {
     "compliance": {"qa", "review", "cases"},
-    "marketer": {"review", "cases"},
+    "marketer": {"review", "generate", "cases"},
     "evaluator": {"qa", "review", "cases", "eval"},
-    "admin": {"qa", "review", "cases", "kb", "audit", "eval", "users"},
+    "admin": {"qa", "review", "generate", "cases", "kb", "audit", "eval", "users"},
 }
 
 
