@@ -23,7 +23,6 @@ from comply.clients.profiles import (
     latest_market_date,
     list_clients,
     market_summary,
-    product_risk_label,
     risk_label,
     suitable,
 )
@@ -346,7 +345,6 @@ def test_samples_load_through_the_audited_functions(con):
 
 def test_risk_labels_and_suitability():
     assert [risk_label(n) for n in range(1, 6)] == ["C1", "C2", "C3", "C4", "C5"]
-    assert product_risk_label(4) == "R4"
     assert suitable(3, 3) and suitable(5, 1) and not suitable(2, 4) and not suitable(1, 2)
     for bad in (0, 6, True, "3"):
         with pytest.raises(ValueError):

@@ -25,11 +25,6 @@ def risk_label(n: int) -> str:
     return f"C{_level(n)}"
 
 
-def product_risk_label(n: int) -> str:
-    """The product's risk level as 'R1'..'R5'."""
-    return f"R{_level(n)}"
-
-
 def suitable(client_tolerance: int, product_risk: int) -> bool:
     """Whether a product of this risk level suits a client of this tolerance (R ≤ C)."""
     return _level(product_risk) <= _level(client_tolerance)
