@@ -19,6 +19,7 @@ from comply.generate.brief import Brief, BriefError, parse_brief
 from comply.generate.loop import Loop
 from comply.generate.marketing import GenerationRefused, generate_marketing
 from eval.jsonl import read_jsonl
+from eval.report import percentile
 from review.verify import new_figures
 
 
@@ -44,13 +45,6 @@ def load_dataset(path: Path) -> list[BriefItem]:
         ValueError: a line that is not JSON or not a valid brief (the line is named).
     """
     return read_jsonl(path, _item)
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def evaluate(loop: Loop, items: Sequence[BriefItem], *, max_rounds: int, today: date | None = None) -> dict:
@@ -91,7 +85,8 @@ def evaluate(loop: Loop, items: Sequence[BriefItem], *, max_rounds: int, today: 
         "mean_rounds": round(statistics.mean(r["rounds"] for r in made), 3) if made else None,
         "rounds": dict(sorted(Counter(r["rounds"] for r in made).items())),
         "with_invented_figures": share("invented"),
-        "seconds": {"p50": _quantile(seconds, 0.5), "p95": _quantile(seconds, 0.95), "mean": round(statistics.mean(seconds), 3) if seconds else None},
+        "seconds": {"p50": round(percentile(seconds, 50), 3), "p95": round(percentile(seconds, 95), 3),
+                    "mean": round(statistics.mean(seconds), 3)} if seconds else {"p50": None, "p95": None, "mean": None},
         "remaining_findings": dict(Counter(f["category"] for r in made for f in r["findings"])),
         "by_channel": by_channel, "rows": rows, "max_rounds": max_rounds,
     }

@@ -86,9 +86,14 @@ def llm_findings(client: LlmClient, draft: str, clauses: list[ClauseRef], known:
     ]
 
 
+def problem_list(problems: list[tuple[str, str]]) -> str:
+    """Problems (span, advice) as the numbered list the rewrite and fix prompts show."""
+    return "\n".join(f"{n}. “{span}”：{advice}" for n, (span, advice) in enumerate(problems, start=1))
+
+
 def rewrite_messages(draft: str, problems: list[tuple[str, str]]) -> list[dict]:
     """Messages asking for the whole draft rewritten to fix ``problems`` (span, suggestion)."""
-    listed = "\n".join(f"{n}. “{span}”：{advice}" for n, (span, advice) in enumerate(problems, start=1))
+    listed = problem_list(problems)
     return [
         {"role": "system", "content": REWRITE_SYSTEM},
         {"role": "user", "content": f"【问题】\n{listed}\n\n【文案】\n{draft}\n【文案结束】"},

@@ -100,7 +100,7 @@ class Loop:
             raise LlmOutputError("大模型返回了空的文案")
         return copy
 
-    def _review(self, plan: Plan, copy: Copy, clearance: int, user: str) -> ReviewReport:
+    def _review(self, plan: Plan, copy: Copy, inserted: str, clearance: int, user: str) -> ReviewReport:
         """The full review of the rendered copy plus the plan's own checks.
 
         A model finding whose span is only in text the code inserted (the product's facts, the client's data,
@@ -109,7 +109,7 @@ class Loop:
         """
         text = plan.render(copy)
         report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
-        inserted, written = plan.render(Copy()), "\n".join(copy.texts())
+        written = "\n".join(copy.texts())
         kept = []
         for f in report.findings:
             span = f.span.strip()
@@ -133,12 +133,13 @@ class Loop:
         else:
             notes.append(f"模板生成（未使用大模型：{self.no_llm_reason}）")
         copy = copy or plan.template()
-        allowed = plan.allowed + "\n" + plan.render(Copy())
+        inserted = plan.render(Copy())  # the text the code adds whatever the copy says
+        allowed = plan.allowed + "\n" + inserted
         rounds, first_clean = 0, False
         while True:
             rounds += 1
             invented = new_figures(allowed, plan.render(copy))
-            report = self._review(plan, copy, clearance, user)
+            report = self._review(plan, copy, inserted, clearance, user)
             if rounds == 1:
                 first_clean = not report.findings and not invented
             if (not report.findings and not invented) or rounds >= max_rounds or mode != LLM:
@@ -158,7 +159,7 @@ class Loop:
                 copy = plan.template()
                 notes.append("仍有资料中没有的数字，改用模板文案")
             if cut or invented:
-                report = self._review(plan, copy, clearance, user)
+                report = self._review(plan, copy, inserted, clearance, user)
         if report.findings:
             notes.append("终稿仍有审核问题，请人工修改后再使用")
         text = plan.render(copy)

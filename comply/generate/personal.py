@@ -26,6 +26,7 @@ from comply.generate.channels import Copy
 from comply.generate.disclosures import load_disclosures
 from comply.generate.loop import Generated, Loop, Plan
 from review.grounding import ClauseResolver
+from review.llm_review import problem_list
 from review.pipeline import ReviewFinding
 
 SUITABILITY_BASIS = ["《中华人民共和国证券法》第八十八条", "《证券期货投资者适当性管理办法》第二十二条"]
@@ -198,7 +199,7 @@ def personal_plan(facts: ClientFacts, kind: str, note: str, resolver: ClauseReso
     ]
 
     def fix(copy: Copy, problems: list[tuple[str, str]]) -> list[dict]:
-        listed = "\n".join(f"{n}. “{span}”：{advice}" for n, (span, advice) in enumerate(problems, start=1))
+        listed = problem_list(problems)
         return ask[:1] + [{"role": "user", "content": (
             f"{ask[1]['content']}\n\n【原稿】\n{copy.model_dump_json()}\n【原稿结束】\n\n【审核发现的问题】\n{listed}\n\n"
             "修改【原稿】逐条消除上述问题，按相同的 JSON 结构输出。"
