@@ -3,7 +3,8 @@
 A rule fires on a match of one of its ``patterns`` unless, within the match's window (its sentence,
 clipped to ``window`` characters either side), an ``unless`` pattern matches or a ``requires``
 pattern does not; ``doc_unless`` / ``doc_requires`` look at the whole draft instead (document-level
-rules such as a missing risk warning). Findings of one category that overlap, or touch across a
+rules such as a missing risk warning). In a draft that matches ``settings.quote_context`` (an anti-fraud
+notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported. Findings of one category that overlap, or touch across a
 gap of at most four characters within a sentence, are merged into one.
 """
 
@@ -27,6 +28,7 @@ SPANS = ("match", "clause", "sentence")
 SENTENCE_DELIMS = "。！？；!?;\n"
 CLAUSE_DELIMS = SENTENCE_DELIMS + "，,：:｜|【】"
 _JOINABLE_GAP = re.compile(r"[^。！？；!?;\n]{0,4}")
+_QUOTED = re.compile(r"“[^“”\n]{1,60}”|‘[^‘’\n]{1,60}’|「[^「」\n]{1,60}」|『[^『』\n]{1,60}』|\"[^\"\n]{1,60}\"")
 _REQUIRED = ("id", "category", "severity", "explanation", "legal_basis", "suggestion")
 _CONDITIONS = ("unless", "requires", "doc_unless", "doc_requires")
 _RULE_KEYS = frozenset(_REQUIRED + _CONDITIONS + ("kind", "patterns", "span", "once"))
@@ -80,6 +82,7 @@ class RuleSet:
     lexicon_terms: tuple[LexiconTerm, ...]
     window: int
     compiled: tuple[_Compiled, ...] = field(repr=False)
+    quote_context: re.Pattern[str] | None = field(default=None, repr=False)
 
 
 class Located(Protocol):
@@ -125,6 +128,7 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
     if not isinstance(window, int) or window <= 0:
         raise ValueError(f"审查规则文件 {rules_file} 的 settings.window 必须是正整数")
     sets = raw.get("sets", {})
+    quote_context = _expand("settings", "quote_context", raw.get("settings", {}).get("quote_context", []), sets)
     entries = _read_lexicon(lexicon_file) if lexicon_file is not None else []
     allowed_basis = taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}
     rules = [_rule(item, taxonomy, allowed_basis, sets) for item in raw.get("rules", [])]
@@ -137,7 +141,8 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
         if rule.id in seen:
             raise ValueError(f"审查规则“{rule.id}”的 id 重复")
         seen.add(rule.id)
-    return RuleSet(tuple(rules), tuple(lexicon_terms), window, tuple(_compile(r) for r in rules))
+    return RuleSet(tuple(rules), tuple(lexicon_terms), window, tuple(_compile(r) for r in rules),
+                   _joined("settings", quote_context))
 
 
 def load_default_rules(settings: Settings | None = None) -> RuleSet:
@@ -151,6 +156,7 @@ def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
     """All findings in ``text``, same-category overlaps merged, sorted by start."""
     sentences = _delimiter_positions(text, SENTENCE_DELIMS)
     clauses = _delimiter_positions(text, CLAUSE_DELIMS)
+    quoted = [m.span() for m in _QUOTED.finditer(text)] if rules.quote_context and rules.quote_context.search(text) else []
     findings: list[RuleFinding] = []
     for compiled in rules.compiled:
         rule = compiled.rule
@@ -159,7 +165,8 @@ def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
         if compiled.doc_unless and compiled.doc_unless.search(text):
             continue
         for matcher in compiled.matchers:
-            hits = [m for m in matcher.finditer(text) if m.end() > m.start() and _passes(text, m, compiled, sentences, rules.window)]
+            hits = [m for m in matcher.finditer(text) if m.end() > m.start() and _passes(text, m, compiled, sentences, rules.window)
+                    and not any(q_start < m.start() and m.end() < q_end for q_start, q_end in quoted)]
             for m in hits[:1] if rule.once else hits:
                 findings.append(_finding(text, m.start(), m.end(), rule, sentences, clauses))
             if rule.once and hits:
@@ -280,24 +287,26 @@ def _group_for(entry: dict, groups: list[dict]) -> dict:
     return chosen[0]
 
 
+def _regex(rid: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"审查规则“{rid}”的正则表达式无效：{pattern}（{exc}）") from exc
+
+
+def _joined(rid: str, patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One alternation of ``patterns`` (each checked on its own first, so an error names the bad one); None if empty."""
+    patterns = [_regex(rid, p).pattern for p in patterns]
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
 def _compile(rule: Rule) -> _Compiled:
-    def one(pattern: str) -> re.Pattern[str]:
-        try:
-            return re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"审查规则“{rule.id}”的正则表达式无效：{pattern}（{exc}）") from exc
-
-    def joined(patterns: Iterable[str]) -> re.Pattern[str] | None:
-        patterns = list(patterns)
-        for p in patterns:
-            one(p)
-        return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-
     if rule.kind == "term":
         matchers = (re.compile("|".join(re.escape(t) for t in sorted(rule.patterns, key=len, reverse=True))),)
     else:
-        matchers = tuple(one(p) for p in rule.patterns)
-    return _Compiled(rule, matchers, joined(rule.unless), joined(rule.requires), joined(rule.doc_unless), joined(rule.doc_requires))
+        matchers = tuple(_regex(rule.id, p) for p in rule.patterns)
+    return _Compiled(rule, matchers, _joined(rule.id, rule.unless), _joined(rule.id, rule.requires),
+                     _joined(rule.id, rule.doc_unless), _joined(rule.id, rule.doc_requires))
 
 
 def _delimiter_positions(text: str, delims: str) -> list[int]:

@@ -31,9 +31,11 @@ def test_bench_search_and_review_smoke(corpus_kb, tmp_path: Path) -> None:
         assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
     review = report["review"]
     assert review["drafts"] == 5 and review["p50_ms"] > 0
+    assert review["rules_stage_2000_chars"]["n"] == 20 and review["rules_stage_2000_chars"]["p50_ms"] > 0
     assert all(s["peak_rss_mb_after"] > 0 for s in report["stages"].values())
     md = (out / "bench.md").read_text(encoding="utf-8")
     assert "| 3,000 (synthetic) |" in md and "GPU" in md and "Review (rules only" in md and "LLM: not measured" in md
+    assert "rules stage alone, one 2,000-character draft" in md
 
 
 def test_scale_up_perturbs_replicas(corpus_kb) -> None:
@@ -54,3 +56,18 @@ def test_langchain_baseline_hit_rate(corpus_kb) -> None:
     assert result["questions"] == 5
     for side in ("langchain", "project_hybrid"):
         assert 0.0 <= result[side]["hit@5"] <= 1.0 and result[side]["p50_ms"] > 0
+
+
+@pytest.mark.skipif(not HAS_LANGCHAIN, reason="langchain-community / langchain-classic / rank_bm25 not installed")
+def test_langchain_ensemble_is_built_only_up_to_the_row_cap(corpus_kb, tmp_path: Path) -> None:
+    settings, _con, _report = corpus_kb
+    out = tmp_path / "out"
+    argv = ["--data", str(settings.data_dir), "--scales", "2500,3000", "--only", "search,baseline", "--queries", "3",
+            "--baseline-max-rows", "2500", "--out", str(out)]
+    assert bench.main(argv) == 0
+    report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert report["search"]["2500"]["langchain"]["ensemble"]["n"] == 3
+    assert "langchain" not in report["search"]["3000"]
+    assert report["baseline"]["questions"] == 3
+    md = (out / "bench.md").read_text(encoding="utf-8")
+    assert "LangChain ensemble not built at 3,000 rows" in md

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -174,9 +173,7 @@ def poster(cjk_font: Path) -> bytes:
 
 
 def test_ocr_poster(poster: bytes, ocr_engine: object) -> None:
-    started = time.perf_counter()
     draft = read_draft("海报.png", poster)
-    elapsed = time.perf_counter() - started
     assert (draft.kind, draft.source) == ("image", "海报.png")
     rows = draft.text.split("\n")
     assert [squeeze(row) for row in rows] == ["稳健理财年化收益8%", "保本保息欲购从速"]  # one line per visual row
@@ -189,7 +186,6 @@ def test_ocr_poster(poster: bytes, ocr_engine: object) -> None:
     last = next(line for line in draft.ocr_lines if "从速" in line.text)
     assert max(y for _, y in first.box) < min(y for _, y in last.box)
     assert min(x for x, _ in first.box) < min(x for x, _ in last.box)
-    assert elapsed < 20, f"OCR of a small poster took {elapsed:.1f} s"
 
 
 def test_ocr_jpeg(cjk_font: Path, ocr_engine: object) -> None:
