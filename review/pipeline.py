@@ -127,7 +127,12 @@ class Reviewer:
             raw = llm_findings(self.client, section.text, clauses, rule_view, self.taxonomy)  # type: ignore[arg-type]
             checked, why = check_findings(raw, section.text, section.start, clauses)
             dropped += why
-            added += [self._from_llm(c, text, resolver) for c in checked]
+            for c in checked:
+                doubt = self.rules.model_finding_doubt(c.finding.category, text[c.start:c.end])
+                if doubt:
+                    dropped.append({"span": text[c.start:c.end], "category": c.finding.category, "reason": f"{doubt}，疑为模型误报"})
+                else:
+                    added.append(self._from_llm(c, text, resolver))
         return added, dropped
 
     def _cases(self, finding: ReviewFinding, text: str, clearance: int, k: int = 3) -> list[CaseRef]:

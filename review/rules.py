@@ -4,7 +4,9 @@ A rule fires on a match of one of its ``patterns`` unless, within the match's wi
 clipped to ``window`` characters either side), an ``unless`` pattern matches or a ``requires``
 pattern does not; ``doc_unless`` / ``doc_requires`` look at the whole draft instead (document-level
 rules such as a missing risk warning). In a draft that matches ``settings.quote_context`` (an anti-fraud
-notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported. Findings of one category that overlap, or touch across a
+notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported. The
+file's ``[llm_cues]`` give, per category, words a model finding of that category must contain to be kept
+and ``settings.llm_disclaimer`` marks spans that are disclaimers (see :meth:`RuleSet.model_finding_doubt`). Findings of one category that overlap, or touch across a
 gap of at most four characters within a sentence, are merged into one.
 """
 
@@ -83,6 +85,18 @@ class RuleSet:
     window: int
     compiled: tuple[_Compiled, ...] = field(repr=False)
     quote_context: re.Pattern[str] | None = field(default=None, repr=False)
+    llm_cues: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False)
+    llm_disclaimer: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def model_finding_doubt(self, category: str, span: str) -> str | None:
+        """Why a model finding should be dropped: its span is a disclaimer (``settings.llm_disclaimer``), or it has
+        none of its category's cue words (``[llm_cues]``); ``None`` when it stands."""
+        if self.llm_disclaimer is not None and self.llm_disclaimer.search(span):
+            return "片段本身是风险提示或免责声明"
+        cue = self.llm_cues.get(category)
+        if cue is not None and not cue.search(span):
+            return "片段中没有该类问题的表述特征"
+        return None
 
 
 class Located(Protocol):
@@ -129,6 +143,8 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
         raise ValueError(f"审查规则文件 {rules_file} 的 settings.window 必须是正整数")
     sets = raw.get("sets", {})
     quote_context = _expand("settings", "quote_context", raw.get("settings", {}).get("quote_context", []), sets)
+    llm_cues = _llm_cues(raw.get("llm_cues", {}), taxonomy, sets)
+    llm_disclaimer = _expand("settings", "llm_disclaimer", raw.get("settings", {}).get("llm_disclaimer", []), sets)
     entries = _read_lexicon(lexicon_file) if lexicon_file is not None else []
     allowed_basis = taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}
     rules = [_rule(item, taxonomy, allowed_basis, sets) for item in raw.get("rules", [])]
@@ -142,7 +158,7 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
             raise ValueError(f"审查规则“{rule.id}”的 id 重复")
         seen.add(rule.id)
     return RuleSet(tuple(rules), tuple(lexicon_terms), window, tuple(_compile(r) for r in rules),
-                   _joined("settings", quote_context))
+                   _joined("settings", quote_context), llm_cues, _joined("settings", llm_disclaimer))
 
 
 def load_default_rules(settings: Settings | None = None) -> RuleSet:
@@ -225,6 +241,20 @@ def _expand(rid: str, key: str, value: object, sets: dict) -> tuple[str, ...]:
         else:
             out.append(item)
     return tuple(out)
+
+
+def _llm_cues(table: object, taxonomy: Taxonomy, sets: dict) -> dict[str, re.Pattern[str]]:
+    """``[llm_cues]``: category id → cue patterns, compiled into one alternation per category."""
+    if not isinstance(table, dict):
+        raise ValueError("审查规则文件的 llm_cues 必须是“类别 = [模式, …]”的表")
+    out: dict[str, re.Pattern[str]] = {}
+    for category, patterns in table.items():
+        if category not in taxonomy.ids:
+            raise ValueError(f"审查规则文件的 llm_cues 使用了未知类别“{category}”")
+        compiled = _joined(f"llm_cues.{category}", _expand(f"llm_cues.{category}", "llm_cues", patterns, sets))
+        if compiled is not None:
+            out[category] = compiled
+    return out
 
 
 def _read_lexicon(lexicon_file: Path) -> list[dict]:
