@@ -128,7 +128,7 @@ class Reviewer:
             checked, why = check_findings(raw, section.text, section.start, clauses)
             dropped += why
             for c in checked:
-                doubt = self.rules.model_finding_doubt(c.finding.category, text[c.start:c.end])
+                doubt = self.rules.model_finding_doubt(text, c.start, c.end, c.finding.category)
                 if doubt:
                     dropped.append({"span": text[c.start:c.end], "category": c.finding.category, "reason": f"{doubt}，疑为模型误报"})
                 else:

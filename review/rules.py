@@ -88,9 +88,19 @@ class RuleSet:
     llm_cues: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False)
     llm_disclaimer: re.Pattern[str] | None = field(default=None, repr=False)
 
-    def model_finding_doubt(self, category: str, span: str) -> str | None:
-        """Why a model finding should be dropped: its span is a disclaimer (``settings.llm_disclaimer``), or it has
-        none of its category's cue words (``[llm_cues]``); ``None`` when it stands."""
+    def quotations(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the quoted passages of ``text`` when it matches ``settings.quote_context`` (else none)."""
+        if self.quote_context is None or not self.quote_context.search(text):
+            return []
+        return [m.span() for m in _QUOTED.finditer(text)]
+
+    def model_finding_doubt(self, text: str, start: int, end: int, category: str) -> str | None:
+        """Why a model finding on ``text[start:end]`` should be dropped: it is a quotation (as for the rules), its
+        span is a disclaimer (``settings.llm_disclaimer``), or it has none of its category's cue words
+        (``[llm_cues]``); ``None`` when it stands."""
+        span = text[start:end]
+        if any(q_start < start and end < q_end for q_start, q_end in self.quotations(text)):
+            return "片段是引号内的引述（防骗、辟谣、投教或培训材料转述的话术），不是本机构的表述"
         if self.llm_disclaimer is not None and self.llm_disclaimer.search(span):
             return "片段本身是风险提示或免责声明"
         cue = self.llm_cues.get(category)
@@ -172,7 +182,7 @@ def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
     """All findings in ``text``, same-category overlaps merged, sorted by start."""
     sentences = _delimiter_positions(text, SENTENCE_DELIMS)
     clauses = _delimiter_positions(text, CLAUSE_DELIMS)
-    quoted = [m.span() for m in _QUOTED.finditer(text)] if rules.quote_context and rules.quote_context.search(text) else []
+    quoted = rules.quotations(text)
     findings: list[RuleFinding] = []
     for compiled in rules.compiled:
         rule = compiled.rule

@@ -64,6 +64,7 @@ def test_colloquial_words_expand_to_statutory_terms():
     assert expansion_terms("券商员工能不能用父母的账户炒股？")[:5] == ["证券公司", "从业人员", "工作人员", "买卖股票", "证券交易"]
     assert "商业性信息" in expansion_terms("能不能给客户群发营销短信")
     assert "非公开发行" in expansion_terms("定向发行的时候能不能登广告")
+    assert {"商业信誉", "客户尽职调查"} <= set(expansion_terms("说隔壁券商要爆雷了；客户不肯说资金来源"))
     # terms already in the question are not added again; a question with no cue gets nothing
     assert "证券公司" not in expansion_terms("证券公司的券商牌照")
     assert expansion_terms("今天天气怎么样") == [] and expansion_terms("") == []

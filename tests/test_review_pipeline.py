@@ -90,12 +90,13 @@ def test_llm_findings_are_verified_merged_and_the_rewrite_rechecked(corpus_kb, t
     assert report.rounds == 1 and report.rewrite and report.rewrite_findings == []
 
 
-def test_model_findings_on_a_disclaimer_or_without_their_category_cues_are_dropped(corpus_kb, tgi):
+def test_model_findings_on_quotations_disclaimers_or_without_category_cues_are_dropped(corpus_kb, tgi):
     settings, con, _ = corpus_kb
-    text = DRAFT + "\n基金有风险，投资需谨慎。"
+    text = DRAFT + "\n基金有风险，投资需谨慎。\n谨防诈骗：有人冒用我司名义宣传“年化20%稳赚”。"
     tgi.enqueue(findings_reply(
         finding("鑫享稳盈一号", "performance_display"),
         finding("基金有风险，投资需谨慎", "guaranteed_return"),
+        finding("年化20%稳赚", "guaranteed_return"),
         finding(NEW_SPAN),
     ))
     report = Reviewer(settings, con, tgi_client(tgi)).review(text, rewrite=False, audit=False)
@@ -104,6 +105,7 @@ def test_model_findings_on_a_disclaimer_or_without_their_category_cues_are_dropp
     reasons = {d["span"]: d["reason"] for d in report.dropped}
     assert "没有该类问题的表述特征" in reasons["鑫享稳盈一号"]
     assert "风险提示或免责声明" in reasons["基金有风险，投资需谨慎"]
+    assert "引号内的引述" in reasons["年化20%稳赚"]
 
 
 def test_instructions_inside_a_draft_are_reviewed_not_obeyed(corpus_kb, tgi):
