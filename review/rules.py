@@ -4,10 +4,10 @@ A rule fires on a match of one of its ``patterns`` unless, within the match's wi
 clipped to ``window`` characters either side), an ``unless`` pattern matches or a ``requires``
 pattern does not; ``doc_unless`` / ``doc_requires`` look at the whole draft instead (document-level
 rules such as a missing risk warning). In a draft that matches ``settings.quote_context`` (an anti-fraud
-notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported. The
-file's ``[llm_cues]`` give, per category, words a model finding of that category must contain to be kept
-and ``settings.llm_disclaimer`` marks spans that are disclaimers (see :meth:`RuleSet.model_finding_doubt`). Findings of one category that overlap, or touch across a
-gap of at most four characters within a sentence, are merged into one.
+notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported.
+Findings of one category that overlap, or touch across a gap of at most four characters within a
+sentence, are merged into one. The file's ``[llm_cues]`` (words a model finding of a category must
+contain) and ``settings.llm_disclaimer`` serve :meth:`RuleSet.model_finding_doubt`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class RuleSet:
         span is a disclaimer (``settings.llm_disclaimer``), or it has none of its category's cue words
         (``[llm_cues]``); ``None`` when it stands."""
         span = text[start:end]
-        if any(q_start < start and end < q_end for q_start, q_end in self.quotations(text)):
+        if _inside(self.quotations(text), start, end):
             return "片段是引号内的引述（防骗、辟谣、投教或培训材料转述的话术），不是本机构的表述"
         if self.llm_disclaimer is not None and self.llm_disclaimer.search(span):
             return "片段本身是风险提示或免责声明"
@@ -192,7 +192,7 @@ def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
             continue
         for matcher in compiled.matchers:
             hits = [m for m in matcher.finditer(text) if m.end() > m.start() and _passes(text, m, compiled, sentences, rules.window)
-                    and not any(q_start < m.start() and m.end() < q_end for q_start, q_end in quoted)]
+                    and not _inside(quoted, m.start(), m.end())]
             for m in hits[:1] if rule.once else hits:
                 findings.append(_finding(text, m.start(), m.end(), rule, sentences, clauses))
             if rule.once and hits:
@@ -347,6 +347,11 @@ def _compile(rule: Rule) -> _Compiled:
         matchers = tuple(_regex(rule.id, p) for p in rule.patterns)
     return _Compiled(rule, matchers, _joined(rule.id, rule.unless), _joined(rule.id, rule.requires),
                      _joined(rule.id, rule.doc_unless), _joined(rule.id, rule.doc_requires))
+
+
+def _inside(quoted: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``[start, end)`` lies strictly within one of the quoted passages (inside its marks)."""
+    return any(q_start < start and end < q_end for q_start, q_end in quoted)
 
 
 def _delimiter_positions(text: str, delims: str) -> list[int]:
