@@ -323,7 +323,7 @@ def bench_review(settings: Settings, con: duckdb.DuckDBPyConnection, limit: int 
     rules stage alone (``apply_rules``) on a 2,000-character draft."""
     from eval.review import load_dataset
     from review.pipeline import Reviewer
-    from review.rules import apply_rules, load_default_rules
+    from review.rules import apply_rules
 
     drafts = load_dataset(settings.taxonomy_file.parent / "dev" / "review_drafts.jsonl")
     long_text = "\n".join(d.text for d in drafts)[:2000]
@@ -331,9 +331,8 @@ def bench_review(settings: Settings, con: duckdb.DuckDBPyConnection, limit: int 
     reviewer = Reviewer(settings, con, None, "基准测试：仅规则")
     reviewer.review(drafts[0].text, clearance=CLEARANCE, rewrite=False, audit=False)
     times = [timed(lambda: reviewer.review(d.text, clearance=CLEARANCE, rewrite=False, audit=False))[0] for d in drafts]
-    rules = load_default_rules(settings)
-    apply_rules(long_text, rules)
-    rules_only = [timed(lambda: apply_rules(long_text, rules))[0] for _ in range(20)]
+    apply_rules(long_text, reviewer.rules)
+    rules_only = [timed(lambda: apply_rules(long_text, reviewer.rules))[0] for _ in range(20)]
     return {"drafts": len(drafts), "chars": sum(len(d.text) for d in drafts), **latency_stats(times),
             "rules_stage_2000_chars": latency_stats(rules_only)}
 

@@ -148,13 +148,14 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
         raw = tomllib.loads(Path(rules_file).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"无法读取审查规则文件 {rules_file}：{exc}") from exc
-    window = raw.get("settings", {}).get("window", 20)
+    options = raw.get("settings", {})
+    window = options.get("window", 20)
     if not isinstance(window, int) or window <= 0:
         raise ValueError(f"审查规则文件 {rules_file} 的 settings.window 必须是正整数")
     sets = raw.get("sets", {})
-    quote_context = _expand("settings", "quote_context", raw.get("settings", {}).get("quote_context", []), sets)
+    quote_context = _expand("settings", "quote_context", options.get("quote_context", []), sets)
     llm_cues = _llm_cues(raw.get("llm_cues", {}), taxonomy, sets)
-    llm_disclaimer = _expand("settings", "llm_disclaimer", raw.get("settings", {}).get("llm_disclaimer", []), sets)
+    llm_disclaimer = _expand("settings", "llm_disclaimer", options.get("llm_disclaimer", []), sets)
     entries = _read_lexicon(lexicon_file) if lexicon_file is not None else []
     allowed_basis = taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}
     rules = [_rule(item, taxonomy, allowed_basis, sets) for item in raw.get("rules", [])]
