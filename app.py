@@ -1,7 +1,7 @@
 """合规智能助手 — the Streamlit app: ``streamlit run app.py``.
 
 Signed out, only the 登录 page exists; signed in, the navigation lists the pages the user's role may
-open (``comply.users.can``). The pages live in ``ui/pages/`` and are thin over the packages.
+open (``assistant.accounts.can``). The pages live in ``ui/pages/`` and are thin over the packages.
 """
 
 import streamlit as st

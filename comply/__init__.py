@@ -1,1 +1,2 @@
-"""Cross-cutting core of the compliance assistant: configuration, database, audit, CLI."""
+"""The foundation: settings, database and migrations, the audit chain, security levels, the LLM client
+and backends, law-text helpers and file readers. It imports no other package of this project."""

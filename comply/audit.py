@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import duckdb
+
+from comply.db import rows_as_dicts
 
 GENESIS = "0" * 64
 
@@ -65,3 +68,28 @@ def verify(con: duckdb.DuckDBPyConnection) -> ChainReport:
             return ChainReport(False, count, seq, "内容哈希不匹配（该行被篡改）")
         prev, expected_seq = digest, seq + 1
     return ChainReport(True, count)
+
+
+def facets(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+    """The distinct actions and actors in the audit log."""
+    actions = [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
+    actors = [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log ORDER BY 1").fetchall()]
+    return actions, actors
+
+
+def query(
+    con: duckdb.DuckDBPyConnection,
+    actions: Sequence[str] = (),
+    actors: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    limit: int = 5000,
+) -> list[dict]:
+    """Audit rows, newest first, filtered by action, actor and UTC date range (inclusive); empty filters match all."""
+    return rows_as_dicts(con.execute(
+        "SELECT seq, ts, actor, action, target, CAST(detail AS VARCHAR) AS detail, hash FROM audit_log "
+        "WHERE (len(?) = 0 OR list_contains(?, action)) AND (len(?) = 0 OR list_contains(?, actor)) "
+        "AND (? IS NULL OR left(ts, 10) >= ?) AND (? IS NULL OR left(ts, 10) <= ?) ORDER BY seq DESC LIMIT ?",
+        [list(actions), list(actions), list(actors), list(actors),
+         *(2 * [None if start is None else start.isoformat()]), *(2 * [None if end is None else end.isoformat()]), limit],
+    ))

@@ -1,15 +1,19 @@
-"""Settings from environment variables and an optional TOML file.
+"""Settings from environment variables and an optional TOML file, through pydantic-settings.
 
-Precedence: environment (``COMPLY_*``) > config file (``COMPLY_CONFIG`` or ``./comply.toml``) > defaults.
+Precedence: explicit overrides > environment > config file (``COMPLY_CONFIG`` or ``./comply.toml``) > defaults.
+Each setting is read from ``COMPLY_<NAME>`` (``COMPLY_RRF_K``); the documented ones have shorter names
+(``COMPLY_DATA``, ``COMPLY_LLM_URL`` …). The file uses the field names (``data_dir = "…"``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,19 +41,38 @@ def default_embed_model() -> str:
     return str(Path(list(spec.submodule_search_locations)[0]) / "m3e-small")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """All tunable settings of the product."""
+def config_file() -> Path:
+    """The TOML file read for settings: ``COMPLY_CONFIG``, else ``comply.toml`` in the repository root."""
+    return Path(os.environ.get("COMPLY_CONFIG", PROJECT_ROOT / "comply.toml"))
 
-    corpus_dir: Path = field(default_factory=_default_corpus)
-    data_dir: Path = PROJECT_ROOT / "data"
+
+class _CheckedToml(TomlConfigSettingsSource):
+    """The config file, refusing keys that are not settings (a typo would otherwise be ignored silently)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        path = config_file()
+        super().__init__(settings_cls, toml_file=path if path.is_file() else None)
+        unknown = set(self.toml_data) - set(settings_cls.model_fields)
+        if unknown:
+            raise ValueError(f"配置文件 {path} 含未知项：{sorted(unknown)}")
+
+
+class Settings(BaseSettings):
+    """All tunable settings of the product (immutable; derive a variant with ``model_copy(update=…)``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COMPLY_", env_ignore_empty=True, frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+    )
+
+    corpus_dir: Path = Field(default_factory=_default_corpus, validation_alias="COMPLY_CORPUS")
+    data_dir: Path = Field(PROJECT_ROOT / "data", validation_alias="COMPLY_DATA")
     embed_model: str = ""
     embed_device: str = "auto"
     embed_batch_size: int = 32
     max_file_mb: float = 50.0
     article_max_chars: int = 600
     paragraph_chunk_chars: int = 500
-    sensitive_words_file: Path = PROJECT_ROOT / "config" / "sensitive_words.txt"
+    sensitive_words_file: Path = Field(PROJECT_ROOT / "config" / "sensitive_words.txt", validation_alias="COMPLY_SENSITIVE_WORDS")
     ann_threshold: int = 50_000
     keep_index_versions: int = 3
     dense_floor: float = 0.71
@@ -57,14 +80,14 @@ class Settings:
     rrf_k: int = 5
     bm25_weight: float = 1.3
     named_doc_boost: float = 0.08
-    taxonomy_file: Path = field(default_factory=lambda: _default_eval_dir() / "taxonomy.json")
-    review_rules_file: Path = PROJECT_ROOT / "config" / "review_rules.toml"
-    cache_dir: Path = field(default_factory=_default_cache_dir)
+    taxonomy_file: Path = Field(default_factory=lambda: _default_eval_dir() / "taxonomy.json", validation_alias="COMPLY_TAXONOMY")
+    review_rules_file: Path = Field(PROJECT_ROOT / "config" / "review_rules.toml", validation_alias="COMPLY_REVIEW_RULES")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, validation_alias="COMPLY_CACHE")
     llm_url: str = ""
-    llm_mode: str = "auto"
+    llm_mode: str = Field("auto", validation_alias="COMPLY_LLM")
     llm_model: str = ""
     local_model: str = "qwen2.5-coder-1.5b"
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float = Field(60.0, validation_alias="COMPLY_LLM_TIMEOUT")
     llm_connect_timeout_s: float = 5.0
     llm_retries: int = 2
     llm_backoff_s: float = 0.5
@@ -76,8 +99,25 @@ class Settings:
     qa_clause_chars: int = 420
     qa_history_turns: int = 2
     oidc: str = "off"
-    disclosures_file: Path = PROJECT_ROOT / "config" / "disclosures.toml"
+    disclosures_file: Path = Field(PROJECT_ROOT / "config" / "disclosures.toml", validation_alias="COMPLY_DISCLOSURES")
     generate_rounds: int = 3
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        return value.expanduser() if isinstance(value, Path) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Overrides, then the environment, then the config file; no .env or secrets folder."""
+        return init_settings, env_settings, _CheckedToml(settings_cls)
 
     @property
     def db_path(self) -> Path:
@@ -94,51 +134,6 @@ class Settings:
         return self.embed_model or default_embed_model()
 
 
-_ENV = {
-    "corpus_dir": "COMPLY_CORPUS",
-    "data_dir": "COMPLY_DATA",
-    "embed_model": "COMPLY_EMBED_MODEL",
-    "embed_device": "COMPLY_EMBED_DEVICE",
-    "max_file_mb": "COMPLY_MAX_FILE_MB",
-    "sensitive_words_file": "COMPLY_SENSITIVE_WORDS",
-    "taxonomy_file": "COMPLY_TAXONOMY",
-    "review_rules_file": "COMPLY_REVIEW_RULES",
-    "cache_dir": "COMPLY_CACHE",
-    "llm_url": "COMPLY_LLM_URL",
-    "llm_mode": "COMPLY_LLM",
-    "llm_model": "COMPLY_LLM_MODEL",
-    "local_model": "COMPLY_LOCAL_MODEL",
-    "llm_timeout_s": "COMPLY_LLM_TIMEOUT",
-    "oidc": "COMPLY_OIDC",
-    "disclosures_file": "COMPLY_DISCLOSURES",
-}
-
-
-def _coerce(name: str, value: object) -> object:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
-    if kind == "Path":
-        return Path(str(value)).expanduser()
-    if kind == "int":
-        return int(value)  # type: ignore[arg-type]
-    if kind == "float":
-        return float(value)  # type: ignore[arg-type]
-    return str(value)
-
-
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the config file, the environment and explicit overrides."""
-    values: dict[str, object] = {}
-    config_file = Path(os.environ.get("COMPLY_CONFIG", PROJECT_ROOT / "comply.toml"))
-    if config_file.is_file():
-        with config_file.open("rb") as fh:
-            raw = tomllib.load(fh)
-        known = {f.name for f in fields(Settings)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"配置文件 {config_file} 含未知项：{sorted(unknown)}")
-        values.update({k: _coerce(k, v) for k, v in raw.items()})
-    for name, env in _ENV.items():
-        if os.environ.get(env):
-            values[name] = _coerce(name, os.environ[env])
-    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
-    return replace(Settings(), **values)
+    """Build settings from the config file, the environment and explicit overrides (``None`` means not given)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

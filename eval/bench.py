@@ -209,9 +209,9 @@ def bench_ingest(settings: Settings, data_dir: Path) -> dict:
     then embedding throughput (chunks/s, cold) and index build time for the chunk collection."""
     from comply.db import connect
     from kb_ingest.documents import parse_document
-    from kb_ingest.embedding import Embedder
     from kb_ingest.ingest import default_sources, ingest
     from retrieval.collection import write_collection
+    from retrieval.embedding import Embedder
     from retrieval.tokenize import get_tokenizer, legal_terms
 
     sources = default_sources(settings)
@@ -339,8 +339,8 @@ def bench_review(settings: Settings, con: duckdb.DuckDBPyConnection, limit: int 
 
 def bench_llm(settings: Settings, con: duckdb.DuckDBPyConnection, question: str) -> dict:
     """Time-to-first-token and total for one grounded question through ``ask`` with the configured backend."""
+    from assistant.qa.answer import ask
     from comply.llm.backend import open_backend
-    from comply.qa.answer import ask
 
     start_s, backend = timed(lambda: open_backend(settings, progress=False))
     with backend:
@@ -359,7 +359,7 @@ def langchain_embeddings(settings: Settings):
     """The project's Embedder wrapped as a LangChain ``Embeddings``."""
     from langchain_core.embeddings import Embeddings
 
-    from kb_ingest.embedding import get_embedder
+    from retrieval.embedding import get_embedder
 
     embedder = get_embedder(settings.embed_model_path(), settings.embed_device, settings.embed_batch_size)
 
@@ -523,7 +523,7 @@ def markdown(report: dict) -> str:
     if llm.get("skipped"):
         lines += [f"LLM: not measured ({llm.get('reason')}).", ""]
     else:
-        lines += ["## LLM (one grounded question via comply.qa.answer.ask)", "", "| backend | TTFT s | total s | startup s |",
+        lines += ["## LLM (one grounded question via assistant.qa.answer.ask)", "", "| backend | TTFT s | total s | startup s |",
                   "|---|---|---|---|", f"| {llm['backend']} | {llm['ttft_s']} | {llm['total_s']} | {llm['startup_s']} |", ""]
     lines += ["## Peak RSS per stage (MiB, process peak so far: monotonic)", "", "| stage | wall s | peak RSS MiB |", "|---|---|---|"]
     lines += [f"| {k} | {v['wall_s']:.1f} | {v['peak_rss_mb_after']:.0f} |" for k, v in report.get("stages", {}).items()]

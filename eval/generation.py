@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from comply.generate.brief import Brief, BriefError, parse_brief
-from comply.generate.loop import Loop
-from comply.generate.marketing import GenerationRefused, generate_marketing
+from assistant.generate.brief import Brief, BriefError, parse_brief
+from assistant.generate.loop import Loop
+from assistant.generate.marketing import GenerationRefused, generate_marketing
 from eval.jsonl import read_jsonl
 from eval.report import percentile
 from review.verify import new_figures

@@ -1,8 +1,8 @@
 """The exam-style QA suite: multiple-choice questions answered with and without retrieved clauses.
 
 With retrieval the prompt holds the top clauses from ``Searcher.search`` (numbered by
-``comply.qa.prompt.clause_block``, as in the app) and the model gives a short reason citing them as
-``[n]``; every citation is checked with ``comply.qa.verify.verify``. Without retrieval the model
+``assistant.qa.prompt.clause_block``, as in the app) and the model gives a short reason citing them as
+``[n]``; every citation is checked with ``assistant.qa.verify.verify``. Without retrieval the model
 answers from its own knowledge. Answers come from ``LlmClient.structured`` with a schema whose
 ``choice`` is one of the question's choice keys.
 
@@ -20,12 +20,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from assistant.qa.prompt import Clause, clause_block
+from assistant.qa.verify import verify
 from comply.config import Settings
+from comply.lawtext.citations import normalize_law_name
 from comply.llm.client import LlmClient, LlmError
-from comply.qa.prompt import Clause, clause_block
-from comply.qa.verify import verify
 from eval.jsonl import read_jsonl
-from kb_ingest.citations import normalize_law_name
 from retrieval.search import Searcher
 
 CONDITIONS = ("retrieval", "closed")

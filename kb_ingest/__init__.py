@@ -1,1 +1,2 @@
-"""Ingestion: parsing, legal-structure segmentation, chunking, cases, screening, embedding, atomic index swap."""
+"""Ingestion and corpus administration: legal-structure segmentation, chunking, cases, screening and the
+hold queue, the atomic index swap, document listing and status."""

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kb_ingest.citations import Citation, parse_citations
-from kb_ingest.errors import IngestError
-from kb_ingest.readers import decode_text, oversize_message
+from comply.files.errors import ReadError
+from comply.files.readers import decode_text, oversize_message
+from comply.lawtext.citations import Citation, parse_citations
 
 _CASE_NUMBER = re.compile(r"([\u4e00-\u9fa5]{0,12}[〔\[]\d{4}[〕\]]\s*\d+\s*号)")
 _DECISION_NUMBER = re.compile(r"决定书\s*[（(]?([\u4e00-\u9fa5]{0,8}[〔\[]\d{4}[〕\]]\s*\d+\s*号)")
@@ -52,13 +52,13 @@ def parse_case(obj: object, line_no: int) -> CaseRecord:
     """Validate one JSON object as a case.
 
     Raises:
-        IngestError: ``invalid`` when required fields are missing or of the wrong type.
+        ReadError: ``invalid`` when required fields are missing or of the wrong type.
     """
     if not isinstance(obj, dict):
-        raise IngestError("invalid", f"第 {line_no} 行：不是 JSON 对象")
+        raise ReadError("invalid", f"第 {line_no} 行：不是 JSON 对象")
     case_id, title = obj.get("id"), obj.get("title")
     if not isinstance(case_id, str) or not case_id.strip() or not isinstance(title, str) or not title.strip():
-        raise IngestError("invalid", f"第 {line_no} 行：缺少 id 或 title")
+        raise ReadError("invalid", f"第 {line_no} 行：缺少 id 或 title")
     fields = {k: (None if obj.get(k) in (None, "") else str(obj.get(k))) for k in _TEXT_FIELDS}
     fields["title"] = title.strip()
     fields["tags"] = _as_list(obj.get("violation_tags"))
@@ -79,11 +79,11 @@ def read_cases(path: Path, max_bytes: int) -> tuple[list[CaseRecord], list[str]]
     """Read a case JSONL file; return the valid cases and one message per bad line.
 
     Raises:
-        IngestError: when the whole file is oversize, empty or undecodable.
+        ReadError: when the whole file is oversize, empty or undecodable.
     """
     size = path.stat().st_size
     if size > max_bytes:
-        raise IngestError("oversize", oversize_message(path.name, size, max_bytes))
+        raise ReadError("oversize", oversize_message(path.name, size, max_bytes))
     text = decode_text(path.read_bytes(), path.name)
     cases, problems, seen = [], [], set()
     for line_no, line in enumerate(text.splitlines(), start=1):
@@ -94,7 +94,7 @@ def read_cases(path: Path, max_bytes: int) -> tuple[list[CaseRecord], list[str]]
         except json.JSONDecodeError as exc:
             problems.append(f"{path.name} 第 {line_no} 行：JSON 格式错误（{exc.msg}）")
             continue
-        except IngestError as exc:
+        except ReadError as exc:
             problems.append(f"{path.name} {exc.message}")
             continue
         if record.case_id in seen:
@@ -103,5 +103,5 @@ def read_cases(path: Path, max_bytes: int) -> tuple[list[CaseRecord], list[str]]
         seen.add(record.case_id)
         cases.append(record)
     if not cases and not problems:
-        raise IngestError("empty", f"{path.name}：没有任何案例")
+        raise ReadError("empty", f"{path.name}：没有任何案例")
     return cases, problems

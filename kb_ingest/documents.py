@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comply.config import Settings
+from comply.files.readers import read_file
 from kb_ingest.chunking import ChunkDraft, chunk_document
 from kb_ingest.header import DocHeader, split_header
-from kb_ingest.readers import read_file
 from kb_ingest.structure import segment
 
 
@@ -39,7 +39,7 @@ def parse_document(path: Path, settings: Settings) -> ParsedDocument:
     """Read and structure one file.
 
     Raises:
-        IngestError: when the file cannot be read or holds no text.
+        ReadError: when the file cannot be read or holds no text.
     """
     data_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= settings.max_file_mb * 2**20 else ""
     text = read_file(path, int(settings.max_file_mb * 2**20))

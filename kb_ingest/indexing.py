@@ -11,8 +11,8 @@ import duckdb
 import numpy as np
 
 from comply.config import Settings
-from kb_ingest.embedding import Embedder
 from retrieval.collection import write_collection
+from retrieval.embedding import Embedder
 from retrieval.store import new_staging_dir, publish
 from retrieval.tokenize import get_tokenizer, legal_terms
 

@@ -10,11 +10,11 @@ import duckdb
 from tqdm import tqdm
 
 from comply.config import Settings
+from comply.files.errors import ReadError
 from comply.levels import level_name
 from corpus import describe
 from kb_ingest.cases import read_cases
 from kb_ingest.documents import parse_document
-from kb_ingest.errors import IngestError
 from kb_ingest.pipeline import CorpusChange, NewDocument, apply_change
 from kb_ingest.screening import Screener
 
@@ -83,7 +83,7 @@ def _existing(con: duckdb.DuckDBPyConnection, doc_key: str) -> tuple[str, str, i
 def _plan_document(settings, con, path, level, screener, change, seen_keys) -> FileResult:
     try:
         doc = parse_document(path, settings)
-    except IngestError as exc:
+    except ReadError as exc:
         return FileResult(str(path), "error", exc.message, exc.kind)
     if doc.doc_key in seen_keys:
         return FileResult(str(path), "error", f"{path.name}：同一批次中已有同名文档 {doc.doc_key}", "duplicate")
@@ -114,7 +114,7 @@ def _plan_document(settings, con, path, level, screener, change, seen_keys) -> F
 def _plan_cases(settings, con, path, level, change) -> list[FileResult]:
     try:
         records, problems = read_cases(path, int(settings.max_file_mb * 2**20))
-    except IngestError as exc:
+    except ReadError as exc:
         return [FileResult(str(path), "error", exc.message, exc.kind)]
     stored = dict(((r[0], (r[1], r[2])) for r in con.execute("SELECT case_id, content_hash, level FROM cases WHERE state = 'live'").fetchall()))
     changed = 0

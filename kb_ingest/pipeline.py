@@ -20,11 +20,12 @@ from comply.db import rows_as_dicts, transaction
 from kb_ingest.cases import CaseRecord, parse_case
 from kb_ingest.chunking import ChunkDraft
 from kb_ingest.documents import ParsedDocument
-from kb_ingest.embedding import get_embedder
 from kb_ingest.indexing import IndexRow, build_version
-from kb_ingest.linking import ArticleChunk, LawResolver, LiveDoc, link_case
+from kb_ingest.linking import link_case
 from kb_ingest.screening import ScreenHit
-from retrieval.store import prune, version_dir
+from retrieval.embedding import get_embedder
+from retrieval.links import ArticleChunk, LawResolver, LiveDoc
+from retrieval.store import prune
 
 
 @dataclass
@@ -196,11 +197,3 @@ def _write_cases(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> None:
              f.get("full_text"), f.get("source"), level, record.content_hash, record.source_path, "live", _now(),
              json.dumps(record.raw, ensure_ascii=False)],
         )
-
-
-def live_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[int, str] | None:
-    """The live index version and its folder, or None before the first build."""
-    row = con.execute("SELECT version, path FROM index_versions WHERE state = 'live'").fetchone()
-    if row is None:
-        return None
-    return row[0], row[1] or str(version_dir(settings.index_root, row[0]))

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb_ingest.errors import IngestError
-from kb_ingest.readers import decode_text
+from comply.files.errors import ReadError
+from comply.files.readers import decode_text
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Screener:
             try:
                 # decode_text drops a UTF-8 BOM (Notepad writes one) and accepts GBK lists.
                 text = decode_text(path.read_bytes(), path.name)
-            except IngestError as exc:
+            except ReadError as exc:
                 raise ValueError(f"{path}：{exc.message}") from exc
             for n, line in enumerate(text.splitlines(), start=1):
                 line = line.strip()

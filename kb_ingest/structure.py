@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kb_ingest.numerals import cn_to_int
+from comply.lawtext.numerals import cn_to_int
 
 _NUM = r"[〇零一二三四五六七八九十百千两\d]+"
 _HEADING = re.compile(rf"^#*\s*(第({_NUM})(编|章|节))[\s　]*(.*)$")

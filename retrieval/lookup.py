@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from kb_ingest.citations import parse_citations
-from kb_ingest.linking import ArticleChunk, LawResolver, LiveDoc, pick_chunk
-from kb_ingest.numerals import cn_to_int
+from comply.lawtext.citations import parse_citations
+from comply.lawtext.numerals import cn_to_int
+from retrieval.links import ArticleChunk, LawResolver, LiveDoc, pick_chunk
 
 _REF_AFTER_TITLE = r"》?\s*第([〇零一二三四五六七八九十百千两\d]+)条(?:第([〇零一二三四五六七八九十百千两\d]+)款)?"
 

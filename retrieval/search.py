@@ -13,12 +13,11 @@ import numpy as np
 from comply.config import Settings
 from comply.db import rows_as_dicts
 from comply.levels import level_name
-from kb_ingest.embedding import get_embedder
-from kb_ingest.pipeline import live_version
 from retrieval.collection import Collection
+from retrieval.embedding import get_embedder
 from retrieval.expansion import expansion_terms
 from retrieval.lookup import lookup_provisions, visible_docs
-from retrieval.store import IndexVersion, load_version
+from retrieval.store import IndexVersion, live_version, load_version
 from retrieval.tokenize import get_tokenizer
 
 MODES = ("hybrid", "bm25", "dense")
@@ -103,7 +102,7 @@ class Searcher:
         Raises:
             NoIndexError: before the first ingest.
         """
-        live = live_version(self.con, self.settings)
+        live = live_version(self.con, self.settings.index_root)
         if live is None:
             raise NoIndexError("知识库尚未建立索引，请先运行 comply ingest")
         return _load(*live)

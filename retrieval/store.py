@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from retrieval.collection import Collection, read_collection
 
 
@@ -84,3 +86,11 @@ def prune(root: Path, keep_versions: set[int]) -> list[Path]:
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child)
     return removed
+
+
+def live_version(con: duckdb.DuckDBPyConnection, index_root: Path) -> tuple[int, str] | None:
+    """The live index version and its folder, or None before the first build."""
+    row = con.execute("SELECT version, path FROM index_versions WHERE state = 'live'").fetchone()
+    if row is None:
+        return None
+    return row[0], row[1] or str(version_dir(index_root, row[0]))

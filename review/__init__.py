@@ -1,1 +1,2 @@
-"""LLM client (TGI / OpenAI-compatible), chat Q&A with verified citations and draft review (issues 3 and 4)."""
+"""Draft review: inputs and OCR, rules as data, grounding, the LLM stage, verification, similar cases,
+rewrites, review report export, audit points."""

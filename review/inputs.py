@@ -1,6 +1,6 @@
 """Read a marketing draft from pasted text or an uploaded file (TXT, DOCX, PDF, PNG/JPG) into plain text.
 
-Files go through the knowledge-base readers (``kb_ingest.readers``) for TXT (UTF-8/BOM/GB18030),
+Files go through the knowledge-base readers (``comply.files.readers``) for TXT (UTF-8/BOM/GB18030),
 DOCX and PDF; images, and scanned PDFs without a text layer, go through Chinese OCR
 (RapidOCR with the PP-OCRv4 models shipped inside the ``rapidocr_onnxruntime`` wheel, so nothing
 is downloaded at run time). Every failure is a :class:`DraftError` with a kind and a message in
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb_ingest.errors import IngestError
-from kb_ingest.readers import TEXT_SUFFIXES, decode_text, oversize_message, read_docx, read_pdf
+from comply.files.errors import ReadError
+from comply.files.readers import TEXT_SUFFIXES, decode_text, oversize_message, read_docx, read_pdf
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -133,7 +133,7 @@ def read_draft(name: str, data: bytes, max_mb: float = 20.0) -> Draft:
             text, ocr = _ocr_images([(0, _open_image(source, data))], source, "图片中没有识别出文字")
         else:
             text, ocr = _read_office(kind, source, data)
-    except IngestError as exc:
+    except ReadError as exc:
         raise DraftError(_INGEST_KINDS.get(exc.kind, exc.kind), exc.message) from exc
     text = normalise_text(text)
     if not text.strip():
@@ -179,12 +179,12 @@ def _read_office(kind: str, source: str, data: bytes) -> tuple[str, tuple[OcrLin
                 return read_docx(path), ()
             try:
                 return read_pdf(path), ()
-            except IngestError as exc:
+            except ReadError as exc:
                 if exc.kind != "image_only":
                     raise
             return _ocr_images(_pdf_images(path, source), source, "PDF 是扫描件（只有图片），图片中没有识别出文字")
-        except IngestError as exc:
-            raise IngestError(exc.kind, exc.message.replace(path.name, source)) from exc
+        except ReadError as exc:
+            raise ReadError(exc.kind, exc.message.replace(path.name, source)) from exc
 
 
 def _pdf_images(path: Path, source: str) -> list[tuple[int, Image.Image]]:

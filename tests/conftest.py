@@ -7,21 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support import INTERNAL_POLICY, REGULATIONS, SECRET_POLICY, make_settings
 
-from comply.config import Settings, load_settings
+from comply.config import Settings
 from comply.db import connect
-from comply.llm.client import ChatOptions, LlmClient
 from kb_ingest.ingest import IngestReport, default_sources, ingest
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
-REGULATIONS = CORPUS / "regulations"
-DEV = SHARED / "eval" / "dev"
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings pointing at a private data folder and the real corpus."""
-    return load_settings(data_dir=data_dir, corpus_dir=CORPUS, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -38,25 +28,6 @@ def small_kb(tmp_path: Path) -> tuple[Settings, duckdb.DuckDBPyConnection]:
     """An empty knowledge base of its own, for tests that change the corpus."""
     settings = make_settings(tmp_path / "data")
     return settings, connect(settings.db_path)
-
-
-SECRET_POLICY = """# 衡岳证券内部合规手册（秘密）
-
-第一条 为规范营销人员客户招揽行为，制定本手册。
-
-第二条 营销人员向高净值客户推介私募产品前，须经合规部双人复核，复核代号为“青鸾计划”。
-
-第三条 对客户投诉的处理时限为五个工作日，超过时限的须报告首席合规官。
-"""
-
-INTERNAL_POLICY = """# 衡岳证券员工执业行为守则（内部）
-
-第一条 员工不得在朋友圈发布未经合规审查的产品宣传材料。
-
-第二条 员工不得向客户承诺收益，不得代客理财，违者按“白鹭条款”处理。
-
-第三条 员工发现客户疑似洗钱的，应当在当日报告合规部。
-"""
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -85,16 +56,9 @@ def leveled_kb(small_kb: tuple[Settings, duckdb.DuckDBPyConnection], tmp_path: P
 
 @pytest.fixture()
 def tgi():
-    """The TGI-protocol test double (tests/tgi_double.py); the test fails if the client sent a request off TGI's schema."""
-    from tgi_double import TgiDouble
+    """The TGI-protocol test double (tests/support/tgi_double.py); the test fails if the client sent a request off TGI's schema."""
+    from support.tgi_double import TgiDouble
 
     with TgiDouble(model_id="test/tgi") as double:
         yield double
     assert double.schema_errors == [] and double.handler_errors == []
-
-
-def tgi_client(double) -> LlmClient:
-    """A probed client for the double, with short timeouts and back-off."""
-    client = LlmClient(double.url, options=ChatOptions(timeout_s=5.0, retries=1, backoff_s=0.01))
-    client.probe()
-    return client

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Generator, Iterator
 
-from comply.chat_store import StoredMessage
+from assistant.qa.answer import LLM, Answer
+from assistant.qa.history import StoredMessage
+from assistant.qa.prompt import Turn
 from comply.levels import level_name
-from comply.qa.answer import LLM, Answer
-from comply.qa.prompt import Turn
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$])")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from comply.clients.consent import PURPOSES, consents
-from comply.clients.profiles import list_clients
-from comply.generate.brief import Brief, parse_brief
+from assistant.clients.consent import PURPOSES, consents
+from assistant.clients.profiles import list_clients
+from assistant.generate.brief import Brief, parse_brief
 
 STATE_NAMES = {"pending": "待生成", "done": "已生成", "skipped": "已跳过", "failed": "失败", "purged": "已清除"}
 PRODUCT_TYPES = ["混合型基金", "股票型基金", "债券型基金", "指数基金", "货币市场基金", "FOF", "QDII基金", "私募基金", "集合资产管理计划"]
@@ -31,7 +31,7 @@ def brief_from_form(fields: dict, performance: list[dict], channel: str) -> Brie
     """A brief from the form's fields and the performance table (returns in %; blank rows ignored).
 
     Raises:
-        BriefError: as :func:`comply.generate.brief.parse_brief`.
+        BriefError: as :func:`assistant.generate.brief.parse_brief`.
     """
     rows = [
         {"period": str(r.get("期间") or "").strip(), "return": _number(r.get("收益率(%)")),

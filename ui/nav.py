@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from comply.users import User, can
-from ui import queries, state
+from assistant.accounts import User, can
+from retrieval.store import live_version
+from ui import state
 
 DENIED = "无权访问"
 
@@ -76,7 +77,8 @@ def sidebar(user: User) -> None:
     with st.sidebar:
         st.markdown(f"**{user.display_name}**（{user.username}）")
         st.caption(f"角色：{user.role_name} · 密级：{user.clearance_name}")
-        version = queries.live_index_version(state.cursor())
+        live = live_version(state.cursor(), state.settings().index_root)
+        version = live[0] if live else None
         st.caption(f"大模型：{state.backend().label}  \n索引版本：{f'v{version}' if version else '尚未建立'}")
         if st.button("退出登录", key="logout", icon=":material/logout:"):
             state.sign_out()

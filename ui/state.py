@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import duckdb
 import streamlit as st
 
+from assistant.accounts import User, get_user
+from assistant.generate.loop import Loop
 from comply.config import Settings, load_settings
 from comply.db import connect
-from comply.generate.loop import Loop
 from comply.llm.backend import Backend, open_backend
-from comply.users import User, get_user
 from review.pipeline import Reviewer
 
 USER_KEY = "user"

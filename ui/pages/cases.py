@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from retrieval import cases
 from retrieval.search import Searcher
-from ui import nav, queries, state
+from retrieval.store import live_version
+from ui import nav, state
 from ui.chat import plain_markdown
 
 user = nav.require("cases")
@@ -11,19 +13,19 @@ cur = state.cursor()
 
 st.title("处罚案例")
 st.caption(f"仅显示您有权查看（{user.clearance_name}及以下）的案例和条款。")
-if queries.live_index_version(cur) is None:
+if live_version(cur, state.settings().index_root) is None:
     st.error("知识库尚未建立索引，请管理员先导入法规和案例")
     st.stop()
-facets = queries.case_facets(cur, user.clearance)
+facets = cases.case_facets(cur, user.clearance)
 query = st.text_input("按违规行为搜索", key="cases_query", placeholder="例如：营业部员工替客户买卖股票")
 authority, year, measure, tag = st.columns(4)
-flt = queries.CaseFilter(
+flt = cases.CaseFilter(
     authority.selectbox("处罚机关", facets.authorities, index=None, placeholder="全部", key="cases_authority"),
     year.selectbox("年份", facets.years, index=None, placeholder="全部", key="cases_year"),
     measure.selectbox("措施类型", facets.measure_types, index=None, placeholder="全部", key="cases_measure"),
     tag.selectbox("违规标签", facets.tags, index=None, placeholder="全部", key="cases_tag"),
 )
-rows = queries.find_cases(Searcher(state.settings(), cur), user.clearance, query or "", flt)
+rows = cases.find_cases(Searcher(state.settings(), cur), user.clearance, query or "", flt)
 st.caption(f"共 {len(rows)} 个案例，" + ("按与搜索内容的相似度排序" if (query or "").strip() else "按日期从新到旧"))
 st.dataframe(
     [{"日期": r["date"], "标题": r["title"], "处罚机关": r["authority"], "措施类型": r["measure_type"],
@@ -34,7 +36,7 @@ st.dataframe(
 titles = {r["case_id"]: f"{r['date'] or ''} {r['title']}" for r in rows}
 case_id = st.selectbox("查看案例", list(titles), index=None, format_func=titles.get, key="cases_open",
                        placeholder="选择一个案例，查看决定书和所引条款")
-case = queries.case_detail(cur, case_id, user.clearance) if case_id else None
+case = cases.case_detail(cur, case_id, user.clearance) if case_id else None
 if case:
     st.subheader(case["title"])
     facts = [("处罚机关", case["authority"]), ("日期", case["date"]), ("文号", case["doc_number"]),
@@ -47,7 +49,7 @@ if case:
         with st.expander("决定书全文", key="cases_full_text"):
             st.markdown(plain_markdown(case["full_text"]))
     st.markdown("**所引条款**")
-    cited = queries.case_clauses(cur, case["case_id"], user.clearance)
+    cited = cases.case_clauses(cur, case["case_id"], user.clearance)
     if not cited:
         st.caption("该案例没有可识别的条款引用")
     for n, c in enumerate(cited):

@@ -4,17 +4,18 @@ import json
 
 import streamlit as st
 
-from comply.clients import consent
-from comply.clients.demo import load_samples
-from comply.clients.importer import ImportDataError, import_clients, import_holdings, import_market
-from comply.clients.profiles import consented_clients, list_clients
-from comply.clients.tables import TableError
-from comply.generate.batch import JobStatus, job_items, job_status, jobs, run_job, start_job
-from comply.generate.brief import CHANNEL_NAMES, BriefError, parse_brief
-from comply.generate.loop import Generated
-from comply.generate.marketing import GenerationRefused, generate_marketing
-from comply.generate.personal import PersonalError, generate_personal
-from ui import export, generation, nav, state
+from assistant.clients import consent
+from assistant.clients.demo import load_samples
+from assistant.clients.importer import ImportDataError, import_clients, import_holdings, import_market
+from assistant.clients.profiles import consented_clients, list_clients
+from assistant.clients.tables import TableError
+from assistant.generate.batch import JobStatus, job_items, job_status, jobs, run_job, start_job
+from assistant.generate.brief import CHANNEL_NAMES, BriefError, parse_brief
+from assistant.generate.loop import Generated
+from assistant.generate.marketing import GenerationRefused, generate_marketing
+from assistant.generate.personal import PersonalError, generate_personal
+from review import export
+from ui import generation, nav, state
 from ui.highlight import highlight_html
 
 RESULTS = "generate_results"  # [(title, Generated)] of the last product run

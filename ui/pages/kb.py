@@ -6,10 +6,10 @@ from pathlib import Path
 import streamlit as st
 
 from comply.levels import LEVELS, level_name
-from kb_ingest import admin
+from kb_ingest import admin, listing
 from kb_ingest.ingest import ingest
 from review.audit_points import extract_audit_points, to_csv, to_docx, to_markdown
-from ui import nav, queries, state
+from ui import nav, state
 from ui.kb import ingest_rows, save_uploads
 
 POINTS = "kb_points"  # (doc_id, title, points) last extracted in this session
@@ -60,7 +60,7 @@ with upload_tab:
         st.dataframe(st.session_state["kb_ingest_rows"], hide_index=True, key="kb_ingest_result")
 
 with hold_tab:
-    held = queries.documents(cur, ["held"])
+    held = listing.documents(cur, ["held"])
     if not held:
         st.info("没有待审文档")
     else:
@@ -77,13 +77,13 @@ with hold_tab:
             run_admin("驳回", admin.reject, cur, doc_id, user.username, reason)
 
 with docs_tab:
-    shown = st.multiselect("状态", list(queries.DOC_STATES), default=["live", "held"], format_func=queries.DOC_STATES.get,
+    shown = st.multiselect("状态", list(listing.DOC_STATES), default=["live", "held"], format_func=listing.DOC_STATES.get,
                            key="kb_states")
-    docs = queries.documents(cur, shown)
+    docs = listing.documents(cur, shown)
     st.dataframe([{"文档": d["doc_key"], "版本": d["version"], "状态": d["state_name"], "密级": d["level"],
                    "分段数": d["n_chunks"], "导入时间": d["ingested_at"], "doc_id": d["doc_id"]} for d in docs],
                  hide_index=True, key="kb_docs_table")
-    editable = {d["doc_id"]: d for d in queries.documents(cur, ["live", "held"])}
+    editable = {d["doc_id"]: d for d in listing.documents(cur, ["live", "held"])}
     doc_id = st.selectbox("选择文档", list(editable), index=None, format_func=lambda i: doc_label(editable[i]),
                           key="kb_doc", placeholder="选择要修改密级或删除的文档")
     if doc_id:
@@ -101,7 +101,7 @@ with docs_tab:
         run_admin("重建索引", admin.reindex, settings, cur, user.username)
 
 with points_tab:
-    regulations = dict(queries.live_documents(cur, user.clearance))
+    regulations = dict(listing.live_documents(cur, user.clearance))
     points_doc = st.selectbox("法规", list(regulations), index=None, format_func=regulations.get, key="kb_points_doc",
                           placeholder="选择一部法规或制度")
     if points_doc and st.button("生成审核要点", key="kb_points_run", type="primary"):

@@ -1,8 +1,8 @@
-"""登录: username and password → ``comply.users.authenticate``."""
+"""登录: username and password → ``assistant.accounts.authenticate``."""
 
 import streamlit as st
 
-from comply.users import AuthError, authenticate, list_users, user_for_oidc
+from assistant.accounts import AuthError, authenticate, list_users, user_for_oidc
 from ui import state
 
 st.title("合规智能助手")

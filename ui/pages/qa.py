@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from comply.chat_store import StoredMessage, add_feedback, add_message, conversations, messages, new_conversation
-from comply.qa.answer import stream_answer
-from comply.users import User
-from ui import nav, queries, state
+from assistant.accounts import User
+from assistant.qa.answer import stream_answer
+from assistant.qa.history import StoredMessage, add_feedback, add_message, conversations, messages, new_conversation
+from retrieval.store import live_version
+from ui import nav, state
 from ui.chat import AnswerStream, as_markdown, citation_label, history, message_payload, meta_caption, plain_markdown
 
 CONVERSATION = "qa_conversation"
@@ -72,7 +73,7 @@ for m in stored:
         else:
             show_answer(m, user)
 
-ready = queries.live_index_version(cur) is not None
+ready = live_version(cur, state.settings().index_root) is not None
 if not ready:
     st.error("知识库尚未建立索引，请管理员先导入法规（comply ingest 或「知识库」页面）")
 question = st.chat_input("请输入合规问题，例如：证券公司能否向客户承诺保本保收益？", key="qa_input", disabled=not ready)

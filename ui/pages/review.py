@@ -4,9 +4,10 @@ from functools import partial
 
 import streamlit as st
 
+from review import export
 from review.inputs import DraftError, draft_from_text, read_draft
 from review.pipeline import ReviewReport
-from ui import export, nav, state
+from ui import nav, state
 from ui.highlight import highlight_html, legend_html
 
 RESULT = "review_result"  # (source, report) of the last review in this session

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from assistant.accounts import ROLES, create_user, get_user, list_users, set_password, update_user
 from comply.levels import LEVELS, level_name
-from comply.users import ROLES, create_user, get_user, list_users, set_password, update_user
 from ui import nav, state
 
 LEVEL_OPTIONS = list(range(len(LEVELS)))

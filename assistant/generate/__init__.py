@@ -1,0 +1,1 @@
+"""Compliant content generation: product briefs to reviewed channel copy, personalised notes, batches."""

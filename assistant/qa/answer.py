@@ -1,0 +1,191 @@
+"""Answer a compliance question from retrieved clauses, stream it, verify its citations and audit it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+
+import duckdb
+
+from assistant.qa.prompt import Clause, Turn, answer_messages, rewrite_messages
+from assistant.qa.verify import Citation, verify
+from comply import audit
+from comply.config import Settings
+from comply.db import transaction
+from comply.levels import level_name
+from comply.llm.client import LlmClient, LlmError
+from retrieval.search import Searcher
+
+NO_MATCH = "未找到依据"
+LLM, RETRIEVAL_ONLY = "llm", "retrieval-only"
+_NO_BASIS = re.compile(r"(未|没有|无法)找到(相关)?依据")
+_FOLLOW_UP = re.compile(r"^(那|那么|如果|若|还有|另外|此外|它|这|该|上述|其|此|同样|也)|[它其该此这那]")
+
+
+@dataclass
+class Answer:
+    """A finished answer with its verified citations and linked cases."""
+
+    question: str
+    query: str
+    answer: str
+    citations: list[Citation]
+    cases: list[dict]
+    clauses: list[Clause]
+    mode: str
+    model: str | None
+    ttft_s: float | None
+    total_s: float
+    notice: str = ""
+    audit_seq: int | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict:
+        """Exactly the shape ``comply ask --json`` prints and outside scripts read."""
+        return {
+            "answer": self.answer,
+            "citations": [c.as_json() for c in self.citations],
+            "cases": [{"case_id": c["case_id"], "title": c["title"]} for c in self.cases],
+            "mode": self.mode,
+            "model": self.model,
+            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3),
+            "total_s": round(self.total_s, 3),
+        }
+
+
+def standalone_query(client: LlmClient | None, question: str, history: list[Turn]) -> str:
+    """The question rewritten to stand alone, so that a follow-up retrieves the right clauses.
+
+    With a model the rewrite is generated; without one (or if it fails or rambles) a follow-up that
+    leans on earlier turns is prefixed with the previous question.
+    """
+    if not history:
+        return question
+    if client is not None:
+        try:
+            text = client.complete(rewrite_messages(question, history), max_tokens=80, temperature=0.0).strip()
+        except LlmError:
+            text = ""
+        if 2 <= len(text) <= 200 and "\n" not in text.strip():
+            return text
+    if _FOLLOW_UP.search(question) or len(question) < 12:
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def _clauses(searcher: Searcher, query: str, clearance: int, settings: Settings) -> list[Clause]:
+    hits = searcher.search(query, k=settings.qa_clauses, clearance=clearance)
+    return [Clause(n, h.chunk_id, h.doc_title, h.article, h.path, h.text, h.level) for n, h in enumerate(hits, start=1)]
+
+
+def retrieval_only_text(clauses: list[Clause], reason: str, max_chars: int) -> str:
+    """The answer shown when no model is used: the best clauses, labelled plainly."""
+    lines = [f"未使用大模型（{reason}）。以下是与问题最相关的条款原文，请据此判断："]
+    for c in clauses:
+        body = c.text if len(c.text) <= max_chars else c.text[:max_chars] + "……"
+        lines.append(f"[{c.n}] {c.path}：{body}")
+    return "\n".join(lines)
+
+
+def _linked_cases(searcher: Searcher, citations: list[Citation], clearance: int) -> list[dict]:
+    ids = [c.chunk_id for c in citations if c.verified and c.chunk_id]
+    seen: dict[str, dict] = {}
+    for cases in searcher.cases_for_chunks(ids, clearance).values():
+        for case in cases:
+            seen.setdefault(case["case_id"], case)
+    return sorted(seen.values(), key=lambda c: c["case_id"])
+
+
+def stream_answer(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    question: str,
+    *,
+    client: LlmClient | None,
+    no_llm_reason: str = "未配置大模型",
+    clearance: int = 0,
+    user: str = "anonymous",
+    history: list[Turn] | None = None,
+) -> Generator[str, None, Answer]:
+    """Yield answer text as it is generated; return the verified :class:`Answer` (``yield from``).
+
+    Retrieval uses ``clearance``, so no clause above it reaches the model or the user. With no
+    relevant clause the answer is 未找到依据 and no model is called. If the model fails, the
+    answer falls back to the retrieved clauses and says so. The exchange is appended to the audit log.
+    """
+    started = time.perf_counter()
+    history = (history or [])[-settings.qa_history_turns :] if settings.qa_history_turns else []
+    query = standalone_query(client, question.strip(), history)
+    searcher = Searcher(settings, con)
+    clauses = _clauses(searcher, query, clearance, settings) if query else []
+    ttft: float | None = None
+    mode, model, notice = RETRIEVAL_ONLY, None, ""
+    if not clauses:
+        text, citations = NO_MATCH, []
+        yield text
+    else:
+        reason = no_llm_reason
+        if client is not None:
+            pieces: list[str] = []
+            try:
+                for piece in client.stream(answer_messages(query, clauses, settings.qa_clause_chars)):
+                    ttft = ttft if ttft is not None else time.perf_counter() - started
+                    pieces.append(piece)
+                    yield piece
+                mode, model = LLM, client.model
+            except LlmError as exc:
+                reason = f"大模型调用失败：{exc}"
+                notice = reason
+                if pieces:
+                    yield "\n\n"
+        if mode == LLM:
+            checked = verify("".join(pieces), clauses)
+            text, citations = checked.text.strip(), checked.citations
+            if not checked.supported:
+                text = NO_MATCH
+                notice = "" if _NO_BASIS.search(checked.text) else "大模型的回答没有引用任何检索到的条款，已不予采用"
+        else:
+            text = retrieval_only_text(clauses, reason, settings.qa_clause_chars)
+            citations = [Citation(c.n, c.chunk_id, c.doc_title, c.article, True) for c in clauses]
+            yield text
+    cases = _linked_cases(searcher, citations, clearance) if citations else []
+    result = Answer(question, query, text, citations, cases, clauses, mode, model, ttft, time.perf_counter() - started, notice)
+    result.audit_seq = record(con, user, clearance, result)
+    return result
+
+
+def record(con: duckdb.DuckDBPyConnection, user: str, clearance: int, answer: Answer) -> int:
+    """Append the exchange to the hash-chained audit log; returns its sequence number."""
+    detail = {
+        "clearance": level_name(clearance),
+        "question": answer.question,
+        "query": answer.query,
+        "retrieved": [c.chunk_id for c in answer.clauses],
+        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "verified": c.verified} for c in answer.citations],
+        "answer": answer.answer,
+        "answer_sha256": hashlib.sha256(answer.answer.encode("utf-8")).hexdigest(),
+        "mode": answer.mode,
+        "model": answer.model,
+        "ttft_s": None if answer.ttft_s is None else round(answer.ttft_s, 3),
+        "total_s": round(answer.total_s, 3),
+    }
+    with transaction(con):
+        return audit.append(con, user, "qa.ask", None, detail)
+
+
+def consume(gen: Generator[str, None, Answer], on_piece: Callable[[str], object] | None = None) -> Answer:
+    """Run a :func:`stream_answer` generator to the end, passing each piece to ``on_piece``."""
+    while True:
+        try:
+            piece = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_piece is not None:
+            on_piece(piece)
+
+
+def ask(settings: Settings, con: duckdb.DuckDBPyConnection, question: str, **kwargs: object) -> Answer:
+    """:func:`stream_answer` without the streaming."""
+    return consume(stream_answer(settings, con, question, **kwargs))  # type: ignore[arg-type]
