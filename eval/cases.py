@@ -6,12 +6,14 @@ any dataset in the format of shared/eval/dev/case_queries.jsonl can be given.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from eval.jsonl import read_jsonl
 from eval.metrics import hit_at, reciprocal_rank
+from eval.tables import text_table
 from retrieval.search import Searcher
 
 K_VALUES = (1, 3, 5)
@@ -60,16 +62,15 @@ def evaluate(searcher: Searcher, items: list[CaseQuery], k: int = max(K_VALUES),
             "mrr": reciprocal_rank(flags),
             "recall@5": len(set(ids[:5]) & set(item.relevant)) / len(item.relevant),
         })
-    overall = {m: round(sum(r[m] for r in rows) / len(rows), 4) if rows else 0.0 for m in METRICS}
+    overall = {m: round(statistics.fmean(r[m] for r in rows), 4) if rows else 0.0 for m in METRICS}
     return {"n": len(items), "overall": overall, "items": rows, "latencies_s": latencies}
 
 
 def format_report(report: dict, dataset: str) -> str:
     """A plain-text summary of a cases report."""
-    head = "".join(f"{m:>10}" for m in METRICS)
-    values = "".join(f"{report['overall'][m]:>10.3f}" for m in METRICS)
+    table = text_table(METRICS, [[f"{report['overall'][m]:.3f}" for m in METRICS]], left=0)
     misses = [r["id"] for r in report["items"] if r["rank"] is None]
-    lines = [f"数据集：{dataset}（{report['n']} 条）", head, values]
+    lines = [f"数据集：{dataset}（{report['n']} 条）", table]
     if misses:
         lines.append("前 5 名中没有相关案例：" + "、".join(misses))
     return "\n".join(lines)

@@ -19,7 +19,8 @@ from assistant.generate.brief import Brief, BriefError, parse_brief
 from assistant.generate.loop import Loop
 from assistant.generate.marketing import GenerationRefused, generate_marketing
 from eval.jsonl import read_jsonl
-from eval.report import percentile
+from eval.stats import percentile
+from eval.tables import text_table
 from review.verify import new_figures
 
 
@@ -70,14 +71,14 @@ def evaluate(loop: Loop, items: Sequence[BriefItem], *, max_rounds: int, today: 
     seconds = [r["seconds"] for r in made]
 
     def share(key: str) -> float | None:
-        return round(sum(bool(r[key]) for r in made) / len(made), 3) if made else None
+        return round(statistics.fmean(bool(r[key]) for r in made), 3) if made else None
 
     by_channel = {}
     for channel in dict.fromkeys(r["channel"] for r in made):
         group = [r for r in made if r["channel"] == channel]
-        by_channel[channel] = {"n": len(group), "first_pass_clean": sum(r["first_pass_clean"] for r in group) / len(group),
-                               "clean": sum(r["clean"] for r in group) / len(group),
-                               "seconds_p50": statistics.median(r["seconds"] for r in group)}
+        by_channel[channel] = {"n": len(group), "first_pass_clean": statistics.fmean(r["first_pass_clean"] for r in group),
+                               "clean": statistics.fmean(r["clean"] for r in group),
+                               "seconds_p50": percentile([r["seconds"] for r in group], 50)}
     return {
         "n": len(rows), "generated": len(made), "refused": len(rows) - len(made),
         "modes": dict(Counter(r["mode"] for r in made)),
@@ -100,12 +101,11 @@ def format_report(report: dict, dataset: str) -> str:
     s = report["seconds"]
     lines = [
         f"数据集：{dataset}（{report['n']} 份产品资料，生成 {report['generated']}，拒绝 {report['refused']}）  生成方式：{report['modes']}",
-        f"首轮即通过审核：{pct(report['first_pass_clean'])}   循环后通过：{pct(report['clean_after_loop'])}   "
-        f"平均轮数：{report['mean_rounds']}（上限 {report['max_rounds']}）   轮数分布：{report['rounds']}",
+        (f"首轮即通过审核：{pct(report['first_pass_clean'])}   循环后通过：{pct(report['clean_after_loop'])}   "
+         f"平均轮数：{report['mean_rounds']}（上限 {report['max_rounds']}）   轮数分布：{report['rounds']}"),
         f"每篇用时：中位数 {s['p50']} 秒，p95 {s['p95']} 秒   含资料外数字的输出：{pct(report['with_invented_figures'])}",
         f"终稿遗留问题：{report['remaining_findings'] or '无'}",
-        f"{'渠道':<16}{'篇数':>6}{'首轮通过':>10}{'最终通过':>10}{'用时中位数':>12}",
+        text_table(["渠道", "篇数", "首轮通过", "最终通过", "用时中位数"],
+                   [(ch, v["n"], pct(v["first_pass_clean"]), pct(v["clean"]), f"{v['seconds_p50']:.1f}") for ch, v in report["by_channel"].items()]),
     ]
-    lines += [f"{ch:<16}{v['n']:>6}{pct(v['first_pass_clean']):>10}{pct(v['clean']):>10}{v['seconds_p50']:>12.1f}"
-              for ch, v in report["by_channel"].items()]
     return "\n".join(lines)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from eval.metrics import hit_at, ndcg_at, reciprocal_rank
-from eval.report import latency_summary
+from eval.stats import latency_summary
 from retrieval.search import MODES, Hit, Searcher
 
 K_VALUES = (1, 5, 10)
@@ -88,7 +89,7 @@ def evaluate(searcher: Searcher, items: list[RetrievalItem], modes: tuple[str, .
 
 def _mean(rows: list[dict]) -> dict:
     keys = [f"hit@{k}" for k in K_VALUES] + ["mrr", "ndcg@10"]
-    return {key: round(sum(r[key] for r in rows) / len(rows), 4) if rows else 0.0 for key in keys}
+    return {key: round(statistics.fmean(r[key] for r in rows), 4) if rows else 0.0 for key in keys}
 
 
 def _per_doc(rows: list[dict]) -> dict:

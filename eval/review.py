@@ -18,8 +18,10 @@ from pathlib import Path
 
 from comply.config import load_settings
 from eval.jsonl import read_jsonl
+from eval.tables import text_table
 from review.baseline import apply_baseline
-from review.rules import Located, RuleSet, apply_rules, load_default_rules
+from review.findings import Located
+from review.rules import RuleSet, apply_rules, load_default_rules
 
 MODES = ("rules", "baseline")
 
@@ -132,11 +134,10 @@ def rules_categories(rules: RuleSet) -> list[str]:
 
 def format_report(report: dict, title: str, errors: bool = False) -> str:
     """A plain-text table of the report (and, with ``errors``, each draft's misses and false positives)."""
-    lines = [title, f"{'category':<26}{'P':>7}{'R':>7}{'F1':>7}{'pred':>6}{'labels':>8}"]
     rows = [*report["per_category"].items(), ("overall", report["overall"])]
-    for name, m in rows:
-        lines.append(f"{name:<26}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['n_pred']:>6}{m['n_label']:>8}")
-    lines.append(f"clean-draft FP rate: {report['clean_fp_rate']:.3f} ({report['clean_flagged']}/{report['n_clean']})")
+    table = text_table(["category", "P", "R", "F1", "pred", "labels"],
+                       [(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["n_pred"], m["n_label"]) for name, m in rows])
+    lines = [title, table, f"clean-draft FP rate: {report['clean_fp_rate']:.3f} ({report['clean_flagged']}/{report['n_clean']})"]
     if errors:
         for item in report["items"]:
             for miss in item["misses"]:

@@ -7,7 +7,7 @@ import json
 import subprocess
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -58,7 +58,7 @@ def file_sha256(path: Path) -> str:
 def git_commit(root: Path = PROJECT_ROOT) -> str | None:
     """``git rev-parse HEAD`` of the checkout, or None outside one (or without git)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
@@ -77,8 +77,8 @@ def settings_config(settings: Settings, suite: str, con: duckdb.DuckDBPyConnecti
 def new_run(suite: str, metrics: dict, dataset: Path, config: dict, model: str | None = None) -> Run:
     """A run not yet stored: a fresh id, now (UTC), the current commit and the dataset's hash."""
     return Run(
-        run_id=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
-        suite=suite, created_at=datetime.now(timezone.utc).replace(microsecond=0), git_commit=git_commit(),
+        run_id=f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
+        suite=suite, created_at=datetime.now(UTC).replace(microsecond=0), git_commit=git_commit(),
         config=config, model=model, dataset_path=str(dataset), dataset_sha256=file_sha256(dataset), metrics=metrics,
     )
 
@@ -98,7 +98,7 @@ def save_run(con: duckdb.DuckDBPyConnection, run: Run) -> str:
 
 def _from_row(row: dict) -> Run:
     return Run(
-        run_id=row["run_id"], suite=row["suite"], created_at=row["created_at"].replace(tzinfo=timezone.utc),
+        run_id=row["run_id"], suite=row["suite"], created_at=row["created_at"].replace(tzinfo=UTC),
         git_commit=row["git_commit"], config=json.loads(row["config"]), model=row["model"],
         dataset_path=row["dataset_path"], dataset_sha256=row["dataset_sha256"], metrics=json.loads(row["metrics"]),
     )

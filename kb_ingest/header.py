@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from comply.lawtext.numerals import NUMERAL
+
 _INFO_END = "<!-- INFO END -->"
 _ISSUERS = (
     "全国人民代表大会常务委员会",
@@ -27,7 +29,7 @@ _DOC_NUMBER = re.compile(
 )
 _DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _STATUS = re.compile(r"(现行有效|已废止|已失效|部分失效|已被修改|尚未生效)")
-_BODY_START = re.compile(r"^\s*(#+\s*)?第[〇零一二三四五六七八九十百千\d]+[编章节条]", re.M)
+_BODY_START = re.compile(rf"^\s*(#+\s*)?第{NUMERAL}[编章节条]", re.M)
 
 
 @dataclass(frozen=True)

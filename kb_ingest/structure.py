@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from comply.lawtext.numerals import cn_to_int
+from comply.lawtext.numerals import ITEM_NUMERAL, NUMERAL, cn_to_int
 
-_NUM = r"[〇零一二三四五六七八九十百千两\d]+"
+_NUM = NUMERAL
 _HEADING = re.compile(rf"^#*\s*(第({_NUM})(编|章|节))[\s　]*(.*)$")
 _ARTICLE = re.compile(rf"^第({_NUM})条(?:[\s　]+|(?=\S))(.*)$", re.S)
 _ANNEX_RULES = re.compile(r"^#*\s*附[\s　]*则\s*$")
-_ATTACHMENT = re.compile(r"^#*\s*附件\s*[\d一二三四五六七八九十]*[:：]?\s*(.*)$")
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
+_ATTACHMENT = re.compile(rf"^#*\s*附件\s*(?:\d+|{ITEM_NUMERAL})?[:：]?\s*(.*)$")
+_ITEM = re.compile(rf"^[（(]{ITEM_NUMERAL}[）)]")
 # What follows "第八十条" when it is cited rather than headed: 规定/所称/的/第一款/至/、…
 _REFERENCE_TAIL = re.compile(rf"(规定|所称|所规定|所列|的规定|第{_NUM}[款项]|(?:至|、|和|或者|或|及|以及)第{_NUM}条)")
 # A heading line has no sentence punctuation: "第三章规定的情形，……。" is a paragraph, not a chapter.

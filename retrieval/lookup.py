@@ -1,4 +1,5 @@
-"""Direct lookup: a query that names a provision (证券法第八十条, 《广告法》第九条第三项) gets that provision first."""
+"""Direct lookup: a query that names a provision (证券法第八十条, 《广告法》第九条第三项) gets that provision first;
+a document named by id or title (with or without 《》 or 中华人民共和国) is found at a clearance."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import dataclass
 import duckdb
 
 from comply.lawtext.citations import parse_citations
-from comply.lawtext.numerals import cn_to_int
+from comply.lawtext.numerals import NUMERAL, cn_to_int
 from retrieval.links import ArticleChunk, LawResolver, LiveDoc, pick_chunk
 
-_REF_AFTER_TITLE = r"》?\s*第([〇零一二三四五六七八九十百千两\d]+)条(?:第([〇零一二三四五六七八九十百千两\d]+)款)?"
+_REF_AFTER_TITLE = rf"》?\s*第({NUMERAL})条(?:第({NUMERAL})款)?"
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,21 @@ def lookup_provisions(con: duckdb.DuckDBPyConnection, query: str, docs: list[Liv
             if chunk_id not in {h.chunk_id for h in hits}:
                 hits.append(LookupHit(chunk_id, f"{doc.doc_key}第{article_no}条"))
     return hits
+
+
+def find_document(con: duckdb.DuckDBPyConnection, doc_id_or_title: str, clearance: int) -> tuple[str, str]:
+    """(doc_id, title) of the live document named by id or title (with or without 《》 / 中华人民共和国).
+
+    Raises:
+        LookupError: when no such document is visible at this clearance (the same message either way).
+    """
+    wanted = re.sub(r"[《》\s　]", "", doc_id_or_title or "")
+    short = wanted.removeprefix("中华人民共和国")
+    rows = con.execute(
+        "SELECT doc_id, doc_key, title FROM documents WHERE state = 'live' AND level <= ? ORDER BY doc_key", [clearance]
+    ).fetchall()
+    for doc_id, key, title in rows:
+        names = {re.sub(r"[\s　]", "", n).removeprefix("中华人民共和国") for n in (key, title) if n}
+        if wanted and (wanted == doc_id or short in names):
+            return doc_id, key
+    raise LookupError(f"知识库中未找到文档「{doc_id_or_title}」，或当前密级无权查看")

@@ -24,14 +24,14 @@ Deterministic extraction from the live chunks of one document (no LLM):
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
+
+from comply.lawtext.numerals import ITEM_NUMERAL
+from retrieval.lookup import find_document
 
 KINDS = {"prohibition": "禁止性", "obligation": "义务性"}
 
@@ -42,7 +42,7 @@ _OBLIGATION = (
 )
 _MODAL = re.compile(rf"(?<![被所予以])(?:{_PROHIBITION}|{_OBLIGATION})(?!的|知道)")
 _IS_PROHIBITION = re.compile(rf"^(?:{_PROHIBITION})")
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]\s*")
+_ITEM = re.compile(rf"^[（(]{ITEM_NUMERAL}[）)]\s*")
 _UNIT = re.compile(r"[^。！？；!?;]+[。！？；!?;]?")
 _BOUNDARY = "，,；;：:"
 
@@ -146,24 +146,6 @@ class _Lead:
     seg: _Seg
     unit: str
     items: list[str]
-
-
-def find_document(con: duckdb.DuckDBPyConnection, doc_id_or_title: str, clearance: int) -> tuple[str, str]:
-    """(doc_id, title) of the live document named by id or title (with or without 《》 / 中华人民共和国).
-
-    Raises:
-        LookupError: when no such document is visible at this clearance (the same message either way).
-    """
-    wanted = re.sub(r"[《》\s　]", "", doc_id_or_title or "")
-    short = wanted.removeprefix("中华人民共和国")
-    rows = con.execute(
-        "SELECT doc_id, doc_key, title FROM documents WHERE state = 'live' AND level <= ? ORDER BY doc_key", [clearance]
-    ).fetchall()
-    for doc_id, key, title in rows:
-        names = {re.sub(r"[\s　]", "", n).removeprefix("中华人民共和国") for n in (key, title) if n}
-        if wanted and (wanted == doc_id or short in names):
-            return doc_id, key
-    raise LookupError(f"知识库中未找到文档「{doc_id_or_title}」，或当前密级无权查看")
 
 
 def extract_audit_points(
@@ -422,82 +404,3 @@ def _exception_draft(lead: _Lead) -> _Draft:
     seg = lead.seg
     tail = f"（下列情形除外：{'；'.join(lead.items)}）" if lead.items else ""
     return _Draft(seg.kind, seg.subject, f"{seg.context}{seg.text}{tail}", lead.unit)
-
-
-def _chapters(points: Iterable[AuditPoint]) -> Iterator[tuple[str, list[AuditPoint]]]:
-    """Points grouped by the hierarchy in their path (编/章/节), in order."""
-    group: list[AuditPoint] = []
-    current: str | None = None
-    for p in points:
-        head = p.path.split("》", 1)[-1]
-        head = head.split(p.article, 1)[0].strip() if p.article else ""
-        if group and head != current:
-            yield current or "", group
-            group = []
-        current = head
-        group.append(p)
-    if group:
-        yield current or "", group
-
-
-def to_markdown(points: list[AuditPoint], title: str) -> str:
-    """A Markdown checklist grouped by chapter and article: "- [ ]" items, each with its 依据条款 and 原文."""
-    counts = Counter(p.kind for p in points)
-    lines = [f"# {title} 审核要点清单", "",
-             f"共 {len(points)} 项（禁止性 {counts['prohibition']} 项，义务性 {counts['obligation']} 项）。", ""]
-    for chapter, group in _chapters(points):
-        if chapter:
-            lines += [f"## {chapter}", ""]
-        article = object()
-        for p in group:
-            if p.article != article:
-                article = p.article
-                lines += ([""] if lines[-1] else []) + [f"### {p.article or p.path}", ""]
-            who = f"{p.subject}：" if p.subject else ""
-            lines.append(f"- [ ] {p.n}. 【{p.kind_label}】{who}{p.requirement}（依据：{p.reference}）")
-            lines.append(f"  > 原文：{p.source_text}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-COLUMNS = ("序号", "类型", "主体", "审核要点", "依据条款", "原文", "文档", "路径", "chunk_id")
-
-
-def _row(p: AuditPoint) -> list[str]:
-    return [str(p.n), p.kind_label, p.subject, p.requirement, p.reference, p.source_text, p.doc_title, p.path, p.chunk_id]
-
-
-def to_csv(points: list[AuditPoint]) -> str:
-    """CSV text starting with a BOM (write it as UTF-8 and Excel opens it correctly)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
-    writer.writerows(_row(p) for p in points)
-    return "\ufeff" + buf.getvalue()
-
-
-def to_docx(points: list[AuditPoint], title: str) -> bytes:
-    """A Word document: the title, a summary line and a table 序号/类型/主体/审核要点/依据条款/原文."""
-    from docx import Document
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
-
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name = "宋体"
-    normal.font.size = Pt(10)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    doc.add_heading(f"{title} 审核要点清单", level=1)
-    counts = Counter(p.kind for p in points)
-    doc.add_paragraph(f"共 {len(points)} 项（禁止性 {counts['prohibition']} 项，义务性 {counts['obligation']} 项）。")
-    header = COLUMNS[:6]
-    table = doc.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for cell, name in zip(table.rows[0].cells, header):
-        cell.text = name
-    for p in points:
-        for cell, value in zip(table.add_row().cells, _row(p)[:6]):
-            cell.text = value
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()

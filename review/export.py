@@ -1,14 +1,14 @@
-"""Downloads (pure functions): the draft-review report as a table, Markdown, DOCX and PDF; table rows as CSV."""
+"""Review report downloads (pure functions): the findings as a table, Markdown, Word and PDF."""
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from review.pipeline import LLM, ReviewFinding, ReviewReport
+from comply.files.office import add_table, docx_bytes, word_document
+from review.findings import Finding
+from review.pipeline import LLM, ReviewReport
 from review.taxonomy import Taxonomy
 
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
@@ -25,15 +25,15 @@ def category_name(taxonomy: Taxonomy, category: str) -> str:
         return category
 
 
-def _basis(f: ReviewFinding) -> str:
+def _basis(f: Finding) -> str:
     return "；".join(f"《{c.doc_title}》{c.article or ''}" for c in f.citations) or NO_BASIS
 
 
-def _cases(f: ReviewFinding) -> str:
+def _cases(f: Finding) -> str:
     return "；".join(c.title for c in f.cases)
 
 
-def finding_rows(findings: list[ReviewFinding], taxonomy: Taxonomy) -> list[dict[str, str]]:
+def finding_rows(findings: list[Finding], taxonomy: Taxonomy) -> list[dict[str, str]]:
     """One row per finding with the columns of :data:`COLUMNS`."""
     return [
         dict(zip(COLUMNS, (f.span, category_name(taxonomy, f.category), SEVERITY.get(f.severity, f.severity),
@@ -75,33 +75,15 @@ def to_markdown(report: ReviewReport, taxonomy: Taxonomy, source: str, when: dat
 
 def to_docx(report: ReviewReport, taxonomy: Taxonomy, source: str, when: datetime | None = None) -> bytes:
     """A Word report: summary, a findings table with the columns of :data:`COLUMNS`, the draft and the rewrite."""
-    from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
-
     when = when or datetime.now()
-    doc = Document()
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = section.page_height, section.page_width
-    normal = doc.styles["Normal"]
-    normal.font.name = "宋体"
-    normal.font.size = Pt(10)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    doc = word_document(landscape=True)
     doc.add_heading("文案审核报告", level=1)
     for key, value in _summary(report, source, when):
         doc.add_paragraph(f"{key}：{value}")
     doc.add_heading("问题清单", level=2)
     rows = finding_rows(report.findings, taxonomy)
     if rows:
-        table = doc.add_table(rows=1, cols=len(COLUMNS))
-        table.style = "Table Grid"
-        for cell, name in zip(table.rows[0].cells, COLUMNS):
-            cell.text = name
-        for row in rows:
-            for cell, name in zip(table.add_row().cells, COLUMNS):
-                cell.text = row[name]
+        add_table(doc, COLUMNS, ([row[name] for name in COLUMNS] for row in rows))
     else:
         doc.add_paragraph("未发现问题。")
     doc.add_heading("原文", level=2)
@@ -109,9 +91,7 @@ def to_docx(report: ReviewReport, taxonomy: Taxonomy, source: str, when: datetim
     if report.rewrite:
         doc.add_heading(f"改写稿（{report.rounds} 轮）", level=2)
         doc.add_paragraph(report.rewrite)
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+    return docx_bytes(doc)
 
 
 def _para_text(text: str) -> str:
@@ -160,13 +140,3 @@ def to_pdf(report: ReviewReport, taxonomy: Taxonomy, source: str, when: datetime
                             topMargin=12 * mm, bottomMargin=12 * mm, title="文案审核报告")
     doc.build(story)
     return buf.getvalue()
-
-
-def rows_csv(rows: Sequence[dict]) -> bytes:
-    """Rows (dicts with the same keys) as UTF-8 CSV with a byte-order mark, so that Excel reads the Chinese."""
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 
 from comply.db import rows_as_dicts
 from retrieval.lookup import LiveDoc, lookup_provisions, visible_docs
 from retrieval.search import Searcher
-
-
-@dataclass(frozen=True)
-class ClauseRef:
-    """A clause of the live corpus, visible to the reviewer, that a finding may cite."""
-
-    chunk_id: str
-    doc_title: str
-    article: str | None
-    path: str
-    text: str
-
-    def as_json(self) -> dict:
-        """The public citation shape of ``comply review --json``."""
-        return {"chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article}
+from review.findings import ClauseRef
 
 
 class ClauseResolver:

@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from comply.llm.client import LlmClient
-from review.grounding import ClauseRef
-from review.rules import RuleFinding
+from comply.llm.protocol import ChatModel
+from review.findings import ClauseRef, Finding
 from review.taxonomy import Taxonomy
 
 MAX_FINDINGS, MAX_TEXT = 12, 300
@@ -57,7 +56,7 @@ def review_model(category_ids: tuple[str, ...]) -> type[BaseModel]:
     return create_model("Review", findings=(list[finding], Field(default_factory=list)))  # type: ignore[valid-type]
 
 
-def review_messages(draft: str, clauses: list[ClauseRef], known: list[RuleFinding], taxonomy: Taxonomy, clause_chars: int = 160) -> list[dict]:
+def review_messages(draft: str, clauses: list[ClauseRef], known: list[Finding], taxonomy: Taxonomy, clause_chars: int = 160) -> list[dict]:
     """Messages asking for the findings the rules have not already made, citing numbered clauses."""
     categories = "\n".join(f"- {c.id}：{c.name_zh}" for c in taxonomy.categories)
     numbered = "\n".join(
@@ -71,7 +70,7 @@ def review_messages(draft: str, clauses: list[ClauseRef], known: list[RuleFindin
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def llm_findings(client: LlmClient, draft: str, clauses: list[ClauseRef], known: list[RuleFinding], taxonomy: Taxonomy) -> list[LlmFinding]:
+def llm_findings(client: ChatModel, draft: str, clauses: list[ClauseRef], known: list[Finding], taxonomy: Taxonomy) -> list[LlmFinding]:
     """The model's findings for one section of a draft (unverified).
 
     Raises:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 
@@ -13,53 +13,18 @@ from comply import audit
 from comply.config import Settings
 from comply.db import transaction
 from comply.levels import level_name
-from comply.llm.client import LlmClient, LlmError
+from comply.llm.client import LlmError
+from comply.llm.protocol import ChatModel
 from retrieval.search import Searcher
-from review.grounding import ClauseRef, ClauseResolver
-from review.inputs import split_sections
+from review.findings import SEVERITIES, CaseRef, ClauseRef, Finding
+from review.grounding import ClauseResolver
 from review.llm_review import llm_findings, rewrite_messages
-from review.rules import RuleFinding, apply_rules, load_default_rules
+from review.rules import apply_rules, load_default_rules
+from review.sections import split_sections
 from review.taxonomy import Taxonomy, load_taxonomy
 from review.verify import CheckedFinding, check_findings, new_figures
 
 LLM, RULES = "llm", "rules"
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
-
-
-@dataclass(frozen=True)
-class CaseRef:
-    """A penalty or supervisory case similar to a finding, or linked to the clause it cites."""
-
-    case_id: str
-    title: str
-    authority: str | None = None
-    date: str | None = None
-    measure_type: str | None = None
-    snippet: str = ""
-
-
-@dataclass
-class ReviewFinding:
-    """One audit point: a verbatim span of the draft, its category, why, the clauses it breaks, advice and cases."""
-
-    span: str
-    start: int
-    end: int
-    category: str
-    severity: str
-    explanation: str
-    citations: list[ClauseRef]
-    suggestion: str
-    source: str
-    cases: list[CaseRef] = field(default_factory=list)
-
-    def as_json(self) -> dict:
-        """The public finding shape of ``comply review --json``."""
-        return {
-            "span": self.span, "start": self.start, "end": self.end, "category": self.category, "severity": self.severity,
-            "explanation": self.explanation, "citations": [c.as_json() for c in self.citations], "suggestion": self.suggestion,
-            "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases],
-        }
 
 
 @dataclass
@@ -68,11 +33,11 @@ class ReviewReport:
 
     draft: str
     mode: str
-    findings: list[ReviewFinding]
+    findings: list[Finding]
     notice: str = ""
     dropped: list[dict] = field(default_factory=list)
     rewrite: str | None = None
-    rewrite_findings: list[ReviewFinding] = field(default_factory=list)
+    rewrite_findings: list[Finding] = field(default_factory=list)
     rounds: int = 0
     total_s: float = 0.0
     audit_seq: int | None = None
@@ -90,7 +55,7 @@ class ReviewReport:
 class Reviewer:
     """Reviews drafts with the rules file, the knowledge base and (when given) an LLM client."""
 
-    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection, client: LlmClient | None = None, no_llm_reason: str = "") -> None:
+    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection, client: ChatModel | None = None, no_llm_reason: str = "") -> None:
         self.settings = settings
         self.con = con
         self.client = client
@@ -99,21 +64,20 @@ class Reviewer:
         self.rules = load_default_rules(settings)
         self.searcher = Searcher(settings, con)
 
-    def rule_findings(self, text: str, resolver: ClauseResolver) -> list[ReviewFinding]:
+    def rule_findings(self, text: str, resolver: ClauseResolver) -> list[Finding]:
         """Rule findings, each citing the clauses its legal basis names (those in the corpus and visible)."""
         return [self._from_rule(f, resolver) for f in apply_rules(text, self.rules)]
 
-    def _from_rule(self, f: RuleFinding, resolver: ClauseResolver) -> ReviewFinding:
-        citations = resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis)
-        return ReviewFinding(f.span, f.start, f.end, f.category, f.severity, f.explanation, citations, f.suggestion, "rule")
+    def _from_rule(self, f: Finding, resolver: ClauseResolver) -> Finding:
+        return replace(f, citations=resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis))
 
-    def _from_llm(self, c: CheckedFinding, text: str, resolver: ClauseResolver) -> ReviewFinding:
+    def _from_llm(self, c: CheckedFinding, text: str, resolver: ClauseResolver) -> Finding:
         f = c.finding
         citations = c.citations or resolver.bases(self.taxonomy.get(f.category).legal_basis)
-        return ReviewFinding(text[c.start:c.end], c.start, c.end, f.category, f.severity, f.explanation, citations, f.suggestion, "llm")
+        return Finding(text[c.start:c.end], c.start, c.end, f.category, f.severity, f.explanation, citations, f.suggestion, "llm")
 
-    def _llm_stage(self, text: str, found: list[ReviewFinding], resolver: ClauseResolver) -> tuple[list[ReviewFinding], list[dict]]:
-        added: list[ReviewFinding] = []
+    def _llm_stage(self, text: str, found: list[Finding], resolver: ClauseResolver) -> tuple[list[Finding], list[dict]]:
+        added: list[Finding] = []
         dropped: list[dict] = []
         for section in split_sections(text):
             end = section.start + len(section.text)
@@ -123,8 +87,7 @@ class Reviewer:
             for ref in [r for f in known for r in f.citations] + flagged + resolver.search(section.text, k=4):
                 pool.setdefault(ref.chunk_id, ref)
             clauses = list(pool.values())[:8]
-            rule_view = [RuleFinding(f.span, f.start, f.end, f.category, f.severity, "", (), "", "") for f in known]
-            raw = llm_findings(self.client, section.text, clauses, rule_view, self.taxonomy)  # type: ignore[arg-type]
+            raw = llm_findings(self.client, section.text, clauses, known, self.taxonomy)  # type: ignore[arg-type]
             checked, why = check_findings(raw, section.text, section.start, clauses)
             dropped += why
             for c in checked:
@@ -135,7 +98,7 @@ class Reviewer:
                     added.append(self._from_llm(c, text, resolver))
         return added, dropped
 
-    def _cases(self, finding: ReviewFinding, text: str, clearance: int, k: int = 3) -> list[CaseRef]:
+    def _cases(self, finding: Finding, text: str, clearance: int, k: int = 3) -> list[CaseRef]:
         linked = self.searcher.cases_for_chunks([c.chunk_id for c in finding.citations], clearance)
         out: dict[str, CaseRef] = {}
         for cases in linked.values():
@@ -211,14 +174,14 @@ class Reviewer:
             return audit.append(self.con, user, "review.draft", None, detail)
 
 
-def merge(rule_findings: list[ReviewFinding], llm: list[ReviewFinding]) -> list[ReviewFinding]:
+def merge(rule_findings: list[Finding], llm: list[Finding]) -> list[Finding]:
     """Rule findings plus model findings that overlap no rule finding of the same category, by position."""
     out = list(rule_findings)
     for f in llm:
         same = [r for r in out if r.category == f.category and r.start < f.end and f.start < r.end]
         if not same:
             out.append(f)
-    return sorted(out, key=lambda f: (f.start, SEVERITY_ORDER.get(f.severity, 3)))
+    return sorted(out, key=lambda f: (f.start, (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 3)))
 
 
 def _sentence(text: str, start: int, end: int) -> str:

@@ -7,7 +7,8 @@ rules such as a missing risk warning). In a draft that matches ``settings.quote_
 notice), a match that lies inside quotation marks is a quotation, not a claim, and is not reported.
 Findings of one category that overlap, or touch across a gap of at most four characters within a
 sentence, are merged into one. The file's ``[llm_cues]`` (words a model finding of a category must
-contain) and ``settings.llm_disclaimer`` serve :meth:`RuleSet.model_finding_doubt`.
+contain) and ``settings.llm_disclaimer`` serve :meth:`RuleSet.model_finding_doubt`. The file's schema
+is :mod:`review.rules_schema`.
 """
 
 from __future__ import annotations
@@ -17,45 +18,21 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+
+from pydantic import ValidationError
 
 from comply.config import Settings, load_settings
+from review.findings import SEVERITIES, Finding
+from review.rules_schema import LexiconGroup, Rule, RulesFile, expand, validate
 from review.taxonomy import Taxonomy, load_taxonomy
 
-SEVERITIES = ("high", "medium", "low")
-KINDS = ("term", "regex")
-SPANS = ("match", "clause", "sentence")
 SENTENCE_DELIMS = "。！？；!?;\n"
 CLAUSE_DELIMS = SENTENCE_DELIMS + "，,：:｜|【】"
 _JOINABLE_GAP = re.compile(r"[^。！？；!?;\n]{0,4}")
 _QUOTED = re.compile(r"“[^“”\n]{1,60}”|‘[^‘’\n]{1,60}’|「[^「」\n]{1,60}」|『[^『』\n]{1,60}』|\"[^\"\n]{1,60}\"")
-_REQUIRED = ("id", "category", "severity", "explanation", "legal_basis", "suggestion")
-_CONDITIONS = ("unless", "requires", "doc_unless", "doc_requires")
-_RULE_KEYS = frozenset(_REQUIRED + _CONDITIONS + ("kind", "patterns", "span", "once"))
-_LEXICON_KEYS = frozenset(_REQUIRED + _CONDITIONS + ("lexicon_categories", "terms", "span"))
 LEXICON_PATH = Path("lexicons") / "financial_marketing_prohibited_terms.json"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One review rule as written in the rules file (lexicon groups become ``term`` rules)."""
-
-    id: str
-    category: str
-    severity: str
-    kind: str
-    patterns: tuple[str, ...]
-    explanation: str
-    legal_basis: tuple[str, ...]
-    suggestion: str
-    unless: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
-    doc_unless: tuple[str, ...] = ()
-    doc_requires: tuple[str, ...] = ()
-    span: str = "match"
-    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,34 +86,6 @@ class RuleSet:
         return None
 
 
-class Located(Protocol):
-    """What scoring and highlighting need of any finding (rule, model or merged): offsets and category."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def category(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class RuleFinding:
-    """An audit point: a verbatim span ``text[start:end]`` with its category and advice."""
-
-    span: str
-    start: int
-    end: int
-    category: str
-    severity: str
-    explanation: str
-    legal_basis: tuple[str, ...]
-    suggestion: str
-    rule_id: str
-
-
 def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None = None) -> RuleSet:
     """Read, validate and compile the rules file, plus the lexicon mapped by its ``[[lexicon]]`` groups.
 
@@ -145,31 +94,32 @@ def load_rules(rules_file: Path, taxonomy: Taxonomy, lexicon_file: Path | None =
             severity, kind or citation, a bad regex, or a lexicon term no group maps.
     """
     try:
-        raw = tomllib.loads(Path(rules_file).read_text(encoding="utf-8"))
+        raw = RulesFile.model_validate(tomllib.loads(Path(rules_file).read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"无法读取审查规则文件 {rules_file}：{exc}") from exc
-    options = raw.get("settings", {})
-    window = options.get("window", 20)
-    if not isinstance(window, int) or window <= 0:
-        raise ValueError(f"审查规则文件 {rules_file} 的 settings.window 必须是正整数")
-    sets = raw.get("sets", {})
-    quote_context = _expand("settings", "quote_context", options.get("quote_context", []), sets)
-    llm_cues = _llm_cues(raw.get("llm_cues", {}), taxonomy, sets)
-    llm_disclaimer = _expand("settings", "llm_disclaimer", options.get("llm_disclaimer", []), sets)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        rule = "必须是正整数" if where == "settings.window" else "格式无效"
+        raise ValueError(f"审查规则文件 {rules_file} 的 {where} {rule}") from None
     entries = _read_lexicon(lexicon_file) if lexicon_file is not None else []
-    allowed_basis = taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}
-    rules = [_rule(item, taxonomy, allowed_basis, sets) for item in raw.get("rules", [])]
+    context = {"categories": taxonomy.ids, "sets": raw.sets,
+               "bases": taxonomy.citations() | {f"《{e['rule']}》{e['article']}" for e in entries}}
+    rules = [validate(Rule, item, f"审查规则“{_rid(item)}”", context) for item in raw.rules]
     lexicon_terms: list[LexiconTerm] = []
     if lexicon_file is not None:
-        lexicon_rules, lexicon_terms = _lexicon_rules(entries, raw.get("lexicon", []), taxonomy, allowed_basis, sets)
+        groups = [validate(LexiconGroup, item, f"词表映射“{_rid(item, '（未命名的词表映射）')}”", context) for item in raw.lexicon]
+        lexicon_rules, lexicon_terms = _lexicon_rules(entries, groups, context)
         rules += lexicon_rules
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
             raise ValueError(f"审查规则“{rule.id}”的 id 重复")
         seen.add(rule.id)
-    return RuleSet(tuple(rules), tuple(lexicon_terms), window, tuple(_compile(r) for r in rules),
-                   _joined("settings", quote_context), llm_cues, _joined("settings", llm_disclaimer))
+    options = raw.settings
+    return RuleSet(tuple(rules), tuple(lexicon_terms), options.window, tuple(_compile(r) for r in rules),
+                   _joined("settings", expand("settings", "quote_context", options.quote_context, raw.sets)),
+                   _llm_cues(raw.llm_cues, taxonomy, raw.sets),
+                   _joined("settings", expand("settings", "llm_disclaimer", options.llm_disclaimer, raw.sets)))
 
 
 def load_default_rules(settings: Settings | None = None) -> RuleSet:
@@ -179,12 +129,12 @@ def load_default_rules(settings: Settings | None = None) -> RuleSet:
     return load_rules(settings.review_rules_file, taxonomy, settings.corpus_dir / LEXICON_PATH)
 
 
-def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
+def apply_rules(text: str, rules: RuleSet) -> list[Finding]:
     """All findings in ``text``, same-category overlaps merged, sorted by start."""
     sentences = _delimiter_positions(text, SENTENCE_DELIMS)
     clauses = _delimiter_positions(text, CLAUSE_DELIMS)
     quoted = rules.quotations(text)
-    findings: list[RuleFinding] = []
+    findings: list[Finding] = []
     for compiled in rules.compiled:
         rule = compiled.rule
         if compiled.doc_requires and not compiled.doc_requires.search(text):
@@ -201,68 +151,17 @@ def apply_rules(text: str, rules: RuleSet) -> list[RuleFinding]:
     return _merge(text, findings)
 
 
-def _rule(item: dict, taxonomy: Taxonomy, allowed_basis: frozenset[str], sets: dict) -> Rule:
-    rid = item.get("id") or "（未命名）"
-    unknown = set(item) - _RULE_KEYS
-    if unknown:
-        raise ValueError(f"审查规则“{rid}”含未知字段：{', '.join(sorted(unknown))}")
-    for key in _REQUIRED + ("kind", "patterns"):
-        if key not in item or item[key] in ("", []):
-            raise ValueError(f"审查规则“{rid}”缺少必填字段：{key}")
-    if item["kind"] not in KINDS:
-        raise ValueError(f"审查规则“{rid}”的 kind 必须是 {' 或 '.join(KINDS)}，而不是“{item['kind']}”")
-    _check_common(rid, item, taxonomy, allowed_basis)
-    return Rule(
-        id=rid, category=item["category"], severity=item["severity"], kind=item["kind"],
-        patterns=_strings(rid, "patterns", item["patterns"]), explanation=item["explanation"],
-        legal_basis=tuple(item["legal_basis"]), suggestion=item["suggestion"],
-        **{k: _expand(rid, k, item.get(k, []), sets) for k in _CONDITIONS},
-        span=item.get("span", "match"), once=bool(item.get("once", False)),
-    )
+def _rid(item: object, unnamed: str = "（未命名）") -> str:
+    return str(item.get("id") or unnamed) if isinstance(item, dict) else unnamed
 
 
-def _check_common(rid: str, item: dict, taxonomy: Taxonomy, allowed_basis: frozenset[str]) -> None:
-    if item["category"] not in taxonomy.ids:
-        raise ValueError(f"审查规则“{rid}”的类别“{item['category']}”不在分类表中（可用：{', '.join(taxonomy.ids)}）")
-    if item["severity"] not in SEVERITIES:
-        raise ValueError(f"审查规则“{rid}”的 severity 必须是 {'/'.join(SEVERITIES)} 之一，而不是“{item['severity']}”")
-    if item.get("span", "match") not in SPANS:
-        raise ValueError(f"审查规则“{rid}”的 span 必须是 {'/'.join(SPANS)} 之一")
-    for citation in _strings(rid, "legal_basis", item["legal_basis"]):
-        if citation not in allowed_basis:
-            raise ValueError(f"审查规则“{rid}”的法律依据“{citation}”不在分类表或词表的依据中")
-
-
-def _strings(rid: str, key: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"审查规则“{rid}”的 {key} 必须是非空字符串列表")
-    return tuple(value)
-
-
-def _expand(rid: str, key: str, value: object, sets: dict) -> tuple[str, ...]:
-    """Condition patterns with ``@name`` replaced by the named list from ``[sets]``."""
-    if value == []:
-        return ()
-    out: list[str] = []
-    for item in _strings(rid, key, value):
-        if item.startswith("@"):
-            if item[1:] not in sets:
-                raise ValueError(f"审查规则“{rid}”的 {key} 引用了未定义的模式集“{item}”")
-            out += _strings(rid, f"sets.{item[1:]}", sets[item[1:]])
-        else:
-            out.append(item)
-    return tuple(out)
-
-
-def _llm_cues(table: object, taxonomy: Taxonomy, sets: dict) -> dict[str, re.Pattern[str]]:
+def _llm_cues(table: dict[str, tuple[str, ...]], taxonomy: Taxonomy, sets: dict[str, tuple[str, ...]]) -> dict[str, re.Pattern[str]]:
     """``[llm_cues]``: category id → cue patterns, compiled into one alternation per category."""
-    if not isinstance(table, dict):
-        raise ValueError("审查规则文件的 llm_cues 必须是“类别 = [模式, …]”的表")
     out: dict[str, re.Pattern[str]] = {}
     for category, patterns in table.items():
         if category not in taxonomy.ids:
             raise ValueError(f"审查规则文件的 llm_cues 使用了未知类别“{category}”")
-        compiled = _joined(f"llm_cues.{category}", _expand(f"llm_cues.{category}", "llm_cues", patterns, sets))
+        compiled = _joined(f"llm_cues.{category}", expand(f"llm_cues.{category}", "llm_cues", patterns, sets))
         if compiled is not None:
             out[category] = compiled
     return out
@@ -279,51 +178,37 @@ def _read_lexicon(lexicon_file: Path) -> list[dict]:
     return entries
 
 
-def _lexicon_rules(entries: list[dict], groups: list[dict], taxonomy: Taxonomy, allowed_basis: frozenset[str],
-                   sets: dict) -> tuple[list[Rule], list[LexiconTerm]]:
+def _lexicon_rules(entries: list[dict], groups: list[LexiconGroup], context: dict) -> tuple[list[Rule], list[LexiconTerm]]:
     """One ``term`` rule per ``[[lexicon]]`` group, holding the lexicon terms mapped to it."""
     for group in groups:
-        rid = group.get("id") or "（未命名的词表映射）"
-        unknown = set(group) - _LEXICON_KEYS
-        if unknown:
-            raise ValueError(f"词表映射“{rid}”含未知字段：{', '.join(sorted(unknown))}")
-        for key in _REQUIRED + ("lexicon_categories",):
-            if not group.get(key):
-                raise ValueError(f"词表映射“{rid}”缺少必填字段：{key}")
-        _check_common(rid, group, taxonomy, allowed_basis)
-        for term in group.get("terms", []):
-            if not any(e["term"] == term and e["category"] in group["lexicon_categories"] for e in entries):
-                raise ValueError(f"词表映射“{rid}”列出的词“{term}”不在词表相应类别中")
-    assigned: dict[str, list[str]] = {g["id"]: [] for g in groups}
+        for term in group.terms:
+            if not any(e["term"] == term and e["category"] in group.lexicon_categories for e in entries):
+                raise ValueError(f"词表映射“{group.id}”列出的词“{term}”不在词表相应类别中")
+    assigned: dict[str, list[str]] = {g.id: [] for g in groups}
     for entry in entries:
         group = _group_for(entry, groups)
-        if entry["term"] not in assigned[group["id"]]:
-            assigned[group["id"]].append(entry["term"])
+        if entry["term"] not in assigned[group.id]:
+            assigned[group.id].append(entry["term"])
     rules: list[Rule] = []
     terms: list[LexiconTerm] = []
     for group in groups:
-        if not assigned[group["id"]]:
+        if not assigned[group.id]:
             continue
-        rid = group["id"]
-        rule = Rule(
-            id=rid, category=group["category"], severity=group["severity"], kind="term",
-            patterns=tuple(assigned[rid]), explanation=group["explanation"], legal_basis=tuple(group["legal_basis"]),
-            suggestion=group["suggestion"], **{k: _expand(rid, k, group.get(k, []), sets) for k in _CONDITIONS},
-            span=group.get("span", "match"),
-        )
+        fields = group.model_dump(exclude={"lexicon_categories", "terms"})
+        rule = Rule.model_validate({**fields, "kind": "term", "patterns": tuple(assigned[group.id])}, context=context)
         rules.append(rule)
         terms += [LexiconTerm(t, rule) for t in rule.patterns]
     return rules, terms
 
 
-def _group_for(entry: dict, groups: list[dict]) -> dict:
+def _group_for(entry: dict, groups: list[LexiconGroup]) -> LexiconGroup:
     """The group naming this term explicitly, else the one covering its lexicon category."""
-    covering = [g for g in groups if entry["category"] in g["lexicon_categories"]]
-    explicit = [g for g in covering if entry["term"] in g.get("terms", [])]
-    general = [g for g in covering if not g.get("terms")]
+    covering = [g for g in groups if entry["category"] in g.lexicon_categories]
+    explicit = [g for g in covering if entry["term"] in g.terms]
+    general = [g for g in covering if not g.terms]
     chosen = explicit or general
     if len(chosen) != 1:
-        why = "没有映射到审查类别" if not chosen else f"被多个映射同时认领（{', '.join(g['id'] for g in chosen)}）"
+        why = "没有映射到审查类别" if not chosen else f"被多个映射同时认领（{', '.join(g.id for g in chosen)}）"
         raise ValueError(f"词表词条“{entry['term']}”（类别“{entry['category']}”）{why}")
     return chosen[0]
 
@@ -378,20 +263,20 @@ def _passes(text: str, m: re.Match[str], compiled: _Compiled, sentences: list[in
     return not (compiled.unless and compiled.unless.search(around))
 
 
-def _finding(text: str, start: int, end: int, rule: Rule, sentences: list[int], clauses: list[int]) -> RuleFinding:
+def _finding(text: str, start: int, end: int, rule: Rule, sentences: list[int], clauses: list[int]) -> Finding:
     if rule.span != "match":
         start, end = _segment(clauses if rule.span == "clause" else sentences, start, end, len(text))
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
-    return RuleFinding(text[start:end], start, end, rule.category, rule.severity, rule.explanation,
-                       rule.legal_basis, rule.suggestion, rule.id)
+    return Finding(text[start:end], start, end, rule.category, rule.severity, rule.explanation, [], rule.suggestion, "rule",
+                   legal_basis=rule.legal_basis, rule_id=rule.id)
 
 
-def _merge(text: str, findings: list[RuleFinding]) -> list[RuleFinding]:
+def _merge(text: str, findings: list[Finding]) -> list[Finding]:
     """Merge same-category findings that overlap or lie a few characters apart in one sentence; the most severe, then longest, leads."""
-    merged: list[RuleFinding] = []
+    merged: list[Finding] = []
     open_by_category: dict[str, int] = {}
     for f in sorted(findings, key=lambda f: (f.start, -f.end)):
         k = open_by_category.get(f.category)
@@ -400,8 +285,7 @@ def _merge(text: str, findings: list[RuleFinding]) -> list[RuleFinding]:
             lead = min(cur, f, key=lambda x: (SEVERITIES.index(x.severity), -(x.end - x.start)))
             start, end = cur.start, max(cur.end, f.end)
             basis = tuple(dict.fromkeys(lead.legal_basis + cur.legal_basis + f.legal_basis))
-            merged[k] = RuleFinding(text[start:end], start, end, lead.category, lead.severity, lead.explanation,
-                                    basis, lead.suggestion, lead.rule_id)
+            merged[k] = replace(lead, span=text[start:end], start=start, end=end, legal_basis=basis)
         else:
             open_by_category[f.category] = len(merged)
             merged.append(f)

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from review.grounding import ClauseRef
+from review.findings import ClauseRef
 from review.llm_review import LlmFinding
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

@@ -1,15 +1,17 @@
-"""Evaluation page helpers: run the retrieval or the review suite on a dataset, and shape the reports as tables."""
+"""Evaluation page helpers: run the retrieval or the review suite on a dataset, and shape the reports as tables and charts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
+import altair as alt
 import duckdb
 
 from comply.config import Settings
 from eval import retrieval as retrieval_suite
 from eval import review as review_suite
+from eval.charts import bar_chart
 from retrieval.search import Searcher
 from review.pipeline import Reviewer
 from review.rules import load_default_rules
@@ -96,3 +98,11 @@ def review_tables(reports: dict[str, dict], names: Mapping[str, str]) -> tuple[l
         for metric in REVIEW_METRICS
     }
     return overall, by_metric
+
+
+def breakdown_chart(by_group: Mapping[str, Mapping[str, float]], metric_name: str, group: str) -> alt.LayerChart:
+    """Bars of one metric per document or category (y axis, ``group``), one bar per mode, the metric along the x axis."""
+    labels = list(by_group)
+    modes = list(dict.fromkeys(mode for values in by_group.values() for mode in values))
+    series = {mode: [by_group[label].get(mode) for label in labels] for mode in modes}
+    return bar_chart(labels, series, value_title=metric_name, label_title=group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 
-from review.rules import Located
+from review.findings import Located
 
 # One background colour per taxonomy category (shared/eval/taxonomy.json); unknown ids get DEFAULT_COLOR.
 CATEGORY_COLORS: Mapping[str, str] = {

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.generate.channels import Copy, Section
-from comply.llm.client import LlmClient, LlmError, LlmOutputError
-from review.pipeline import Reviewer, ReviewFinding, ReviewReport
+from comply.llm.client import LlmError, LlmOutputError
+from comply.llm.protocol import ChatModel
+from review.findings import Finding
+from review.pipeline import Reviewer, ReviewReport
 from review.verify import figures, new_figures
 
 LLM, TEMPLATE = "llm", "template"
@@ -31,7 +33,7 @@ class Plan:
     render: Callable[[Copy], str]                          # copy → the full text (facts and disclosures added)
     allowed: str                                           # the inputs the copy may take figures from (inserted text is allowed too)
     max_tokens: int = 768
-    checks: Callable[[str], list[ReviewFinding]] = lambda text: []  # findings beyond the review (e.g. suitability)
+    checks: Callable[[str], list[Finding]] = lambda text: []  # findings beyond the review (e.g. suitability)
     names: tuple[str, ...] = ()                            # proper names from the inputs (product, manager, holdings)
 
 
@@ -89,7 +91,7 @@ def _offending(invented: list[str], spans: list[str]) -> Callable[[str], bool]:
 class Loop:
     """Runs plans against one reviewer and (optionally) one model."""
 
-    def __init__(self, reviewer: Reviewer, client: LlmClient | None, no_llm_reason: str = "") -> None:
+    def __init__(self, reviewer: Reviewer, client: ChatModel | None, no_llm_reason: str = "") -> None:
         self.reviewer = reviewer
         self.client = client
         self.no_llm_reason = no_llm_reason or "未配置大模型"

@@ -33,9 +33,9 @@ from assistant.generate.disclosures import load_disclosures
 from assistant.generate.loop import Generated, Loop, Plan
 from comply import audit
 from comply.db import transaction
+from review.findings import Finding
 from review.grounding import ClauseResolver
 from review.llm_review import problem_list
-from review.pipeline import ReviewFinding
 
 SUITABILITY_BASIS = ["《中华人民共和国证券法》第八十八条", "《证券期货投资者适当性管理办法》第二十二条"]
 _RECOMMEND = re.compile(r"(建议|推荐|不妨|可以考虑|可考虑|适合|值得)[^。！？；\n]{0,12}(买入|加仓|增持|申购|认购|配置|布局|持有|关注|入手)")
@@ -156,18 +156,18 @@ def render(facts: ClientFacts, kind: str, copy: Copy, note: str) -> str:
     return "\n\n".join(p for p in [greeting, *data, commentary, f"【风险提示】\n{note}"] if p)
 
 
-def suitability_findings(facts: ClientFacts, resolver: ClauseResolver) -> Callable[[str], list[ReviewFinding]]:
+def suitability_findings(facts: ClientFacts, resolver: ClauseResolver) -> Callable[[str], list[Finding]]:
     """A check flagging sentences that steer the client toward products above their risk tolerance."""
     tolerance = facts.client.risk_tolerance or 0
     risky = [h.name for h in facts.over_tolerance()]
     above = [f"R{n}" for n in range(tolerance + 1, 6)]
 
-    def check(text: str) -> list[ReviewFinding]:
+    def check(text: str) -> list[Finding]:
         found = []
         for m in re.finditer(r"[^。！？；\n]+", text):
             sentence = m.group(0)
             if _RECOMMEND.search(sentence) and any(x in sentence for x in [*risky, *above]):
-                found.append(ReviewFinding(
+                found.append(Finding(
                     sentence.strip(), m.start(), m.end(), "improper_solicitation", "high",
                     f"引导客户关注或购买超出其风险承受能力（{facts.tolerance_text()}）的产品。", resolver.bases(SUITABILITY_BASIS),
                     "删除该建议；只陈述持仓事实，并提示客户如需调整可先进行适当性评估。", "suitability",

@@ -16,7 +16,8 @@ from comply import audit
 from comply.config import Settings
 from comply.db import transaction
 from comply.levels import level_name
-from comply.llm.client import LlmClient, LlmError
+from comply.llm.client import LlmError
+from comply.llm.protocol import ChatModel
 from retrieval.search import Searcher
 
 NO_MATCH = "未找到依据"
@@ -55,7 +56,7 @@ class Answer:
         }
 
 
-def standalone_query(client: LlmClient | None, question: str, history: list[Turn]) -> str:
+def standalone_query(client: ChatModel | None, question: str, history: list[Turn]) -> str:
     """The question rewritten to stand alone, so that a follow-up retrieves the right clauses.
 
     With a model the rewrite is generated; without one (or if it fails or rambles) a follow-up that
@@ -103,7 +104,7 @@ def stream_answer(
     con: duckdb.DuckDBPyConnection,
     question: str,
     *,
-    client: LlmClient | None,
+    client: ChatModel | None,
     no_llm_reason: str = "未配置大模型",
     clearance: int = 0,
     user: str = "anonymous",

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from assistant.qa.prompt import Clause
 from comply.lawtext.citations import normalize_law_name
-from comply.lawtext.numerals import cn_to_int
+from comply.lawtext.numerals import NUMERAL, cn_to_int
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]】］]")
 _QUOTE = re.compile(r"“([^”]{2,})”|「([^」]{2,})」|\"([^\"]{2,})\"")
 _SENTENCE = re.compile(r"[^。！？!?\n]*[。！？!?\n]?")
 _SPACE = re.compile(r"\s+")
-_NAMED = re.compile(r"《([^《》]{2,60})》[^《》\[\]【】。；]{0,40}?第([〇零一二三四五六七八九十百千两\d]+)条")
-_ARTICLE = re.compile(r"第([〇零一二三四五六七八九十百千两\d]+)条")
+_NAMED = re.compile(rf"《([^《》]{{2,60}})》[^《》\[\]【】。；]{{0,40}}?第({NUMERAL})条")
+_ARTICLE = re.compile(rf"第({NUMERAL})条")
 
 
 @dataclass(frozen=True)

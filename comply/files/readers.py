@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 
 from comply.files.errors import ReadError
+from comply.lawtext.numerals import ITEM_NUMERAL, NUMERAL
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx"}
 _TERMINAL = "。；：！？!?;:」』”）)"
 _SOFT_TERMINAL = "」』”）)"  # may also end a line that wraps mid-sentence
-_STRUCTURE_START = re.compile(r"^\s*(第[〇零一二三四五六七八九十百千\d]+[编章节条]|（[一二三四五六七八九十]+）|[一二三四五六七八九十]+、|附\s*则|附件)")
+_STRUCTURE_START = re.compile(rf"^\s*(第{NUMERAL}[编章节条]|（{ITEM_NUMERAL}）|{ITEM_NUMERAL}、|附\s*则|附件)")
 _PAGE_NUMBER = re.compile(r"^\s*(-\s*\d+\s*-|第\s*\d+\s*页(\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+)\s*$")
 
 

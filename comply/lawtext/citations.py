@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from comply.lawtext.numerals import NUMERAL as _N
 from comply.lawtext.numerals import cn_to_int
 
-_N = r"[〇零一二三四五六七八九十百千两\d]+"
 # Items may be enumerated before one 项: 第（一）、（七）、（九）项.
 _ITEMS = rf"第?[（(]?{_N}[）)]?(?:、[（(]?{_N}[）)]?)*项"
 _REF = rf"第{_N}条(?:第{_N}款)?(?:{_ITEMS})?"

@@ -5,6 +5,8 @@ from __future__ import annotations
 _DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUMERAL_CHARS = "〇零一二三四五六七八九十百千两"
+NUMERAL = rf"[{CN_NUMERAL_CHARS}\d]+"  # a regex for the number of 第…编/章/节/条/款/项: Chinese numerals or digits
+ITEM_NUMERAL = "[一二三四五六七八九十]+"  # a regex for the small numerals of enumerations: （一）, 一、
 
 
 def cn_to_int(text: str) -> int:

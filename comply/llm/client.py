@@ -9,7 +9,6 @@ schema is requested (``response_format``); the backend kind is detected from ``/
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,6 +17,7 @@ import httpx2
 from huggingface_hub import InferenceClient, constants, get_session
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -71,6 +71,13 @@ def _status(exc: HfHubHTTPError) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def _retryable(exc: BaseException) -> bool:
+    """A connection failure or a retryable status (a timeout is reported at once, never retried)."""
+    if isinstance(exc, HfHubHTTPError):
+        return _status(exc) in RETRY_STATUS
+    return isinstance(exc, httpx2.TransportError)
+
+
 class LlmClient:
     """Chat completions (streamed, plain or schema-constrained) against one base URL."""
 
@@ -118,20 +125,16 @@ class LlmClient:
         """Start a chat completion, retrying connection failures and retryable statuses with back-off."""
         opts = self.options
         params = {"max_tokens": opts.max_tokens, "temperature": opts.temperature, **params}
-        for attempt in range(opts.retries + 1):
-            try:
-                return self._client.chat_completion(messages, model=self.model or "tgi", stream=stream, **params)
-            except InferenceTimeoutError as exc:
-                raise LlmUnavailable(f"大模型服务 {opts.timeout_s:g} 秒内无响应") from exc
-            except HfHubHTTPError as exc:
-                status = _status(exc)
-                if status not in RETRY_STATUS or attempt == opts.retries:
-                    raise LlmUnavailable(f"大模型服务返回错误（HTTP {status}）") from exc
-            except httpx2.TransportError as exc:
-                if attempt == opts.retries:
-                    raise LlmUnavailable(f"无法连接大模型服务 {self.url}：{exc}") from exc
-            time.sleep(opts.backoff_s * 2**attempt)
-        raise AssertionError("unreachable")
+        retrying = Retrying(stop=stop_after_attempt(opts.retries + 1), wait=wait_exponential(multiplier=opts.backoff_s),
+                            retry=retry_if_exception(_retryable), reraise=True)
+        try:
+            return retrying(self._client.chat_completion, messages, model=self.model or "tgi", stream=stream, **params)
+        except InferenceTimeoutError as exc:
+            raise LlmUnavailable(f"大模型服务 {opts.timeout_s:g} 秒内无响应") from exc
+        except HfHubHTTPError as exc:
+            raise LlmUnavailable(f"大模型服务返回错误（HTTP {_status(exc)}）") from exc
+        except httpx2.TransportError as exc:
+            raise LlmUnavailable(f"无法连接大模型服务 {self.url}：{exc}") from exc
 
     def stream(self, messages: list[dict], **params: object) -> Iterator[str]:
         """Yield the answer's text pieces as the server streams them.

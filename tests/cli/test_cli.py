@@ -25,7 +25,8 @@ def cli_env(small_kb):
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "cli", *args], env={**env, **extra_env}, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "cli", *args], env={**env, **extra_env}, capture_output=True, text=True, timeout=300,
+            check=False,
         )
 
     return run

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from click.testing import CliRunner
 from support import make_settings
 
 from assistant.clients.demo import SAMPLES_DIR
@@ -17,18 +17,15 @@ def write(path, text: str, encoding: str = "utf-8"):
     return path
 
 
-def test_clients_command(tmp_path, capsys):
-    from cli.clients import add_parser
+def test_clients_command(tmp_path):
+    from cli.main import cli
 
     settings = make_settings(tmp_path / "data")
-    parser = argparse.ArgumentParser(prog="comply")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    runner = CliRunner()
 
     def comply(*argv: str) -> tuple[int, str, str]:
-        args = parser.parse_args(list(argv))
-        code = args.func(args, settings)
-        out, err = capsys.readouterr()
-        return code, out, err
+        result = runner.invoke(cli, list(argv), obj=settings, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
 
     code, out, _ = comply("clients", "samples")
     assert code == 0 and "客户 24" in out and "合成数据" in out

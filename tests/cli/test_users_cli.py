@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -35,7 +35,7 @@ def test_cli_adds_lists_updates_and_sets_passwords(small_kb, tmp_path):
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "cli", "users", *args], env=env, input=stdin,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
 
     out = run("add", "admin", "--role", "admin", "--clearance", "秘密", "--name", "管理员甲", "--password-stdin",
               stdin=PASSWORD + "\n")
@@ -62,7 +62,7 @@ def test_cli_adds_lists_updates_and_sets_passwords(small_kb, tmp_path):
     con = connect(settings.db_path)
     try:
         assert authenticate(con, "admin", PASSWORD).role == "admin"
-        assert _fail(con, "alice", "alice-pass-2", datetime.now(timezone.utc)).kind == "disabled"
+        assert _fail(con, "alice", "alice-pass-2", datetime.now(UTC)).kind == "disabled"
         assert [a for a, _, _ in _actions(con)] == ["user.create", "user.create", "user.update", "user.password",
                                                     "auth.ok", "auth.fail"]
         assert audit.verify(con).ok

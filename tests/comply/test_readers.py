@@ -1,4 +1,4 @@
-"""Reading real PDF, DOCX and TXT files: clear IngestErrors for bad input, intact articles for good input."""
+"""Reading real PDF, DOCX and TXT files: clear ReadErrors for bad input, intact articles for good input."""
 
 from __future__ import annotations
 

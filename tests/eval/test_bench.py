@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from eval import bench
+from eval.bench import main
+from eval.bench.baseline import bench_baseline
+from eval.bench.measures import dev_questions
+from eval.bench.synthetic import load_real_chunks, scale_up
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +22,7 @@ def test_bench_search_and_review_smoke(corpus_kb, tmp_path: Path) -> None:
     settings, _con, _report = corpus_kb
     out = tmp_path / "out"
     argv = ["--data", str(settings.data_dir), "--scales", "3000", "--only", "search,review", "--queries", "5", "--out", str(out)]
-    assert bench.main(argv) == 0
+    assert main(argv) == 0
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     machine = report["machine"]
     assert machine["python"] and machine["faiss"] and machine["torch"] and machine["gpu"]
@@ -40,8 +43,8 @@ def test_bench_search_and_review_smoke(corpus_kb, tmp_path: Path) -> None:
 
 def test_scale_up_perturbs_replicas(corpus_kb) -> None:
     settings, con, _report = corpus_kb
-    real = bench.load_real_chunks(settings, con)
-    syn = bench.scale_up(real, len(real.ids) + 10)
+    real = load_real_chunks(settings, con)
+    syn = scale_up(real, len(real.ids) + 10)
     assert len(syn.ids) == len(set(syn.ids)) == len(real.ids) + 10
     norms = (syn.vectors**2).sum(axis=1)
     assert abs(float(norms.max()) - 1) < 1e-4 and abs(float(norms.min()) - 1) < 1e-4
@@ -51,8 +54,8 @@ def test_scale_up_perturbs_replicas(corpus_kb) -> None:
 @pytest.mark.skipif(not HAS_LANGCHAIN, reason="langchain-community / langchain-classic / rank_bm25 not installed")
 def test_langchain_baseline_hit_rate(corpus_kb) -> None:
     settings, con, _report = corpus_kb
-    real = bench.load_real_chunks(settings, con)
-    result = bench.bench_baseline(settings, con, real, bench._queries(settings, 5))
+    real = load_real_chunks(settings, con)
+    result = bench_baseline(settings, con, real, dev_questions(settings, 5))
     assert result["questions"] == 5
     for side in ("langchain", "project_hybrid"):
         assert 0.0 <= result[side]["hit@5"] <= 1.0 and result[side]["p50_ms"] > 0
@@ -64,7 +67,7 @@ def test_langchain_ensemble_is_built_only_up_to_the_row_cap(corpus_kb, tmp_path:
     out = tmp_path / "out"
     argv = ["--data", str(settings.data_dir), "--scales", "2500,3000", "--only", "search,baseline", "--queries", "3",
             "--baseline-max-rows", "2500", "--out", str(out)]
-    assert bench.main(argv) == 0
+    assert main(argv) == 0
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     assert report["search"]["2500"]["langchain"]["ensemble"]["n"] == 3
     assert "langchain" not in report["search"]["3000"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from kb_ingest.ingest import ingest
-from review.audit_points import AuditPoint, extract_audit_points, to_csv, to_docx, to_markdown
+from review.audit_points import AuditPoint, extract_audit_points
+from review.audit_points_export import to_csv, to_docx, to_markdown
 
 pytestmark = pytest.mark.integration
 

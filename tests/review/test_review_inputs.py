@@ -16,7 +16,10 @@ import pytest
 from support import PROJECT
 from support import factories as f
 
-from review.inputs import PASTED, Draft, DraftError, Section, draft_from_text, load_ocr_engine, read_draft, split_sections
+from review.draft import PASTED, Draft, DraftError, draft_from_text
+from review.inputs import read_draft
+from review.ocr import load_ocr_engine
+from review.sections import Section, split_sections
 
 ROOT = PROJECT
 POSTER_ROWS = [["稳健理财", "年化收益8%"], ["保本保息", "欲购从速"]]
@@ -242,10 +245,10 @@ def test_ocr_offline_in_fresh_process(tmp_path: Path, poster: bytes) -> None:
 
         socket.socket.connect = socket.socket.connect_ex = refuse
         socket.create_connection = socket.getaddrinfo = refuse
-        from review import inputs
+        from review import inputs, ocr
 
         with ThreadPoolExecutor(4) as pool:
-            engines = list(pool.map(lambda _: id(inputs.load_ocr_engine()), range(4)))
+            engines = list(pool.map(lambda _: id(ocr.load_ocr_engine()), range(4)))
         draft = inputs.read_draft("poster.png", open(sys.argv[1], "rb").read())
         print(json.dumps({"engines": len(set(engines)), "text": draft.text}))
         """

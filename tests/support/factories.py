@@ -18,6 +18,11 @@ PDF_LINE_CHARS = 28
 _WRAP_AT_BRACKET = "根据《证券法》（以下简称《法》）"
 
 
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def article_paragraphs(n: int) -> list[str]:
     """The 款/项 paragraphs of article n of the synthetic regulation (label not included)."""
     cn = int_to_cn(n)
@@ -142,9 +147,7 @@ def make_image_only_pdf(folder: Path, name: str = "扫描件.pdf") -> Path:
 
 def make_corrupt_pdf(folder: Path, name: str = "损坏文件.pdf") -> Path:
     """Write a file with a %PDF header followed by garbage and no xref/trailer (a truncated download)."""
-    path = folder / name
-    path.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R" + bytes(range(256)) * 4)
-    return path
+    return _write(folder / name, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R" + bytes(range(256)) * 4)
 
 
 def make_truncated_pdf(folder: Path, name: str = "截断文件.pdf") -> Path:
@@ -152,16 +155,12 @@ def make_truncated_pdf(folder: Path, name: str = "截断文件.pdf") -> Path:
     full = make_text_pdf(folder, "_full_for_truncation.pdf", articles=3)
     data = full.read_bytes()
     full.unlink()
-    path = folder / name
-    path.write_bytes(data[: len(data) // 3])
-    return path
+    return _write(folder / name, data[: len(data) // 3])
 
 
 def make_empty_file(folder: Path, name: str = "空文件.pdf") -> Path:
     """Write a 0-byte file (any suffix)."""
-    path = folder / name
-    path.write_bytes(b"")
-    return path
+    return _write(folder / name, b"")
 
 
 def make_blank_pdf(folder: Path, name: str = "空白页.pdf") -> Path:
@@ -199,23 +198,17 @@ def regulation_plain_text(articles: int) -> str:
 
 def make_gbk_txt(folder: Path, name: str = "证券公司测试业务管理办法.txt", articles: int = 8) -> Path:
     """Write the synthetic regulation as a GBK-encoded TXT file."""
-    path = folder / name
-    path.write_bytes(regulation_plain_text(articles).encode("gbk"))
-    return path
+    return _write(folder / name, regulation_plain_text(articles).encode("gbk"))
 
 
 def make_utf8_bom_txt(folder: Path, name: str = "证券公司测试业务管理办法.txt", articles: int = 8) -> Path:
     """Write the synthetic regulation as UTF-8 with a byte-order mark and CRLF line ends."""
-    path = folder / name
-    path.write_bytes(regulation_plain_text(articles).replace("\n", "\r\n").encode("utf-8-sig"))
-    return path
+    return _write(folder / name, regulation_plain_text(articles).replace("\n", "\r\n").encode("utf-8-sig"))
 
 
 def make_binary_txt(folder: Path, name: str = "乱码.txt") -> Path:
     """Write a .txt file holding binary bytes that are neither UTF-8 nor GBK text."""
-    path = folder / name
-    path.write_bytes(b"\x00\x01\x02\xff\xfe\x80" * 50 + bytes(range(256)) * 4)
-    return path
+    return _write(folder / name, b"\x00\x01\x02\xff\xfe\x80" * 50 + bytes(range(256)) * 4)
 
 
 DOCX_TABLE = [["业务类型", "报告时限", "报告对象"], ["测试业务", "五个工作日", "派出机构"], ["重大故障", "二十四小时", "中国证监会"]]
@@ -243,16 +236,12 @@ def make_docx(folder: Path, name: str = "证券公司测试业务管理办法.do
 
 def make_fake_docx(folder: Path, name: str = "假文档.docx") -> Path:
     """Write a .docx file that is not a ZIP package at all."""
-    path = folder / name
-    path.write_bytes("这不是一个 Word 文档".encode("utf-8") * 20)
-    return path
+    return _write(folder / name, "这不是一个 Word 文档".encode("utf-8") * 20)
 
 
 def make_unsupported_file(folder: Path, name: str = "表格.xlsx") -> Path:
     """Write a non-empty file with a suffix the reader does not support."""
-    path = folder / name
-    path.write_bytes(b"PK\x03\x04 not really a spreadsheet")
-    return path
+    return _write(folder / name, b"PK\x03\x04 not really a spreadsheet")
 
 
 def make_unknown_filter_pdf(folder: Path, name: str = "未知压缩.pdf") -> Path:
@@ -357,6 +346,4 @@ def make_undecodable_image_pdf(folder: Path, name: str = "图片损坏的扫描�
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path = folder / name
-    path.write_bytes(bytes(out))
-    return path
+    return _write(folder / name, bytes(out))

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "tgi" / "openapi.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "tgi" / "openapi.json"
 VERSION = "3.3.6-dev0"
 DEFAULT_CONTENT = "默认回答"
 

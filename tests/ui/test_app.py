@@ -17,9 +17,11 @@ from assistant.qa.answer import RETRIEVAL_ONLY, Answer
 from assistant.qa.history import StoredMessage, feedback
 from assistant.qa.prompt import Turn
 from comply.db import connect
+from comply.files.office import dicts_csv
 from kb_ingest.ingest import ingest
-from review.export import finding_rows, rows_csv, to_docx, to_markdown, to_pdf
-from review.pipeline import ReviewFinding, ReviewReport
+from review.export import finding_rows, to_docx, to_markdown, to_pdf
+from review.findings import Finding
+from review.pipeline import ReviewReport
 from review.taxonomy import load_taxonomy
 from ui import nav
 from ui.chat import AnswerStream, citation_label, history
@@ -220,9 +222,9 @@ def test_eval_page_scores_the_review_suite(app_env):
 TAXONOMY = load_taxonomy(SHARED / "eval" / "taxonomy.json")
 
 
-def finding(span: str, text: str, category: str = "guaranteed_return") -> ReviewFinding:
+def finding(span: str, text: str, category: str = "guaranteed_return") -> Finding:
     start = text.index(span)
-    return ReviewFinding(span, start, start + len(span), category, "high", "承诺保本", [], "删除保本表述", "rule")
+    return Finding(span, start, start + len(span), category, "high", "承诺保本", [], "删除保本表述", "rule")
 
 
 def test_highlight_escapes_text_and_marks_overlapping_spans():
@@ -245,7 +247,7 @@ def test_exports_hold_every_finding():
     with zipfile.ZipFile(io.BytesIO(to_docx(report, TAXONOMY, "粘贴文本"))) as docx:
         assert "保本保收益" in docx.read("word/document.xml").decode("utf-8")
     assert to_pdf(report, TAXONOMY, "粘贴文本").startswith(b"%PDF-")
-    assert rows_csv([{"a": "甲", "b": 1}]).decode("utf-8") == "\ufeffa,b\r\n甲,1\r\n"
+    assert dicts_csv([{"a": "甲", "b": 1}]).decode("utf-8") == "\ufeffa,b\r\n甲,1\r\n"
 
 
 def test_answer_stream_yields_pieces_and_keeps_the_answer():

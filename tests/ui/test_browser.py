@@ -1,6 +1,6 @@
 """The app in a real browser: Debian chromium driven by Playwright against ``streamlit run app.py`` on loopback.
 
-The LLM is the TGI-protocol test double (tests/tgi_double.py) at its HTTP boundary; everything else
+The LLM is the TGI-protocol test double (tests/support/tgi_double.py) at its HTTP boundary; everything else
 is real: the DuckDB file, the index, the embedding model, the users. Screenshots go to
 ``test-artifacts/`` (or ``$COMPLY_TEST_ARTIFACTS``).
 """

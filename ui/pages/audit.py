@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 
 from comply import audit
-from review.export import rows_csv
+from comply.files.office import dicts_csv
 from ui import nav, state
 
 user = nav.require("audit")
@@ -30,5 +30,5 @@ st.caption(f"共 {len(rows)} 条记录（最新在前）")
 st.dataframe(rows, hide_index=True, key="audit_table",
              column_config={"seq": "序号", "ts": "时间（UTC）", "actor": "操作人", "action": "操作", "target": "对象",
                             "detail": st.column_config.TextColumn("详情", width="large"), "hash": "哈希"})
-st.download_button("导出 CSV", partial(rows_csv, rows), "audit_log.csv", "text/csv", key="audit_csv", on_click="ignore",
+st.download_button("导出 CSV", partial(dicts_csv, rows), "audit_log.csv", "text/csv", key="audit_csv", on_click="ignore",
                    disabled=not rows)

@@ -58,5 +58,5 @@ if st.session_state.get(RESULT, (None,))[0] == suite:
     name = evaluation.METRIC_NAMES[metric]
     st.subheader(f"各{group}{name}")
     table = pd.DataFrame.from_dict(by_metric[metric], orient="index")
-    st.bar_chart(table, horizontal=True, stack=False, x_label=name, y_label=group)
+    st.altair_chart(evaluation.breakdown_chart(by_metric[metric], name, group), key="eval_chart")
     st.dataframe(table, key="eval_breakdown")

@@ -8,7 +8,8 @@ import streamlit as st
 from comply.levels import LEVELS, level_name
 from kb_ingest import admin, listing
 from kb_ingest.ingest import ingest
-from review.audit_points import extract_audit_points, to_csv, to_docx, to_markdown
+from review.audit_points import extract_audit_points
+from review.audit_points_export import to_csv, to_docx, to_markdown
 from ui import nav, state
 from ui.kb import ingest_rows, save_uploads
 

@@ -5,7 +5,8 @@ from functools import partial
 import streamlit as st
 
 from review import export
-from review.inputs import DraftError, draft_from_text, read_draft
+from review.draft import DraftError, draft_from_text
+from review.inputs import read_draft
 from review.pipeline import ReviewReport
 from ui import nav, state
 from ui.highlight import highlight_html, legend_html

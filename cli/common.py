@@ -1,0 +1,126 @@
+"""What the command groups share: command classes, the clearance type, settings, printing, the LLM backend, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from comply.levels import LEVELS, level_rank
+
+if TYPE_CHECKING:
+    from comply.config import Settings
+    from comply.llm.backend import Backend
+
+LEVEL_NAMES = " / ".join(LEVELS)
+# Piped output is read by scripts and tests: a table as wide as its widest row, never wrapped or cut.
+_PIPE_WIDTH = 10_000
+
+
+class _WholeShortHelp:
+    """Listed in its group by the first paragraph of its help, whole (click would cut Chinese help short)."""
+
+    help: str | None
+    short_help: str | None
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or (self.help or "").split("\n\n")[0].strip()
+
+
+class Command(_WholeShortHelp, click.Command):
+    """A ``comply`` command."""
+
+
+class Group(_WholeShortHelp, click.Group):
+    """A ``comply`` command group: its commands listed in the order they were added."""
+
+    command_class = Command
+    group_class = type  # sub-groups are of this class too
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+class Level(click.ParamType):
+    """A security level (密级) by Chinese name, English alias or number, converted to its rank."""
+
+    name = "level"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return level_rank(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+LEVEL = Level()
+
+
+def current_settings() -> Settings:
+    """This run's settings: the root context's ``obj`` when the caller gave one, else loaded once (env > TOML > defaults)."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        from comply.config import load_settings
+
+        root.obj = load_settings()
+    return root.obj
+
+
+def error(message: str, code: int = 1) -> int:
+    """Print a message on stderr and return the exit code to give."""
+    click.echo(message, err=True)
+    return code
+
+
+def print_json(obj: object) -> None:
+    """Print one JSON value on one line, Chinese as is."""
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]], right: Collection[str] = ()) -> None:
+    """Print rows under their headers (nothing when there are none), the columns named in ``right`` right-aligned.
+
+    Plain text, CJK-width aware, no cell ever cut: in a terminal, long cells fold onto more lines to fit its width;
+    piped, every row stays on one line.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="")
+    for header in headers:
+        table.add_column(header, justify="right" if header in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    if not table.row_count:
+        return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else _PIPE_WIDTH
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None, markup=False, emoji=False, highlight=False).print(table)
+    click.echo("\n".join(line.rstrip() for line in out.getvalue().splitlines()))
+
+
+def open_llm(settings: Settings, no_llm: bool, quiet: bool) -> Backend:
+    """The LLM backend (none with ``no_llm``); a model's start-up progress goes to stderr unless ``quiet``."""
+    from comply.llm.backend import open_backend
+
+    return open_backend(settings.model_copy(update={"llm_mode": "off"}) if no_llm else settings, progress=not quiet)
+
+
+def explain(exc: Exception) -> str | None:
+    """The message for a missing index or file, or for a database held by the running app; None for anything else."""
+    import duckdb
+
+    from retrieval.search import NoIndexError
+
+    if isinstance(exc, (NoIndexError, FileNotFoundError)):
+        return str(exc)
+    if isinstance(exc, duckdb.IOException):
+        return f"无法打开数据库 {current_settings().db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}"
+    return None

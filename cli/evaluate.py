@@ -1,0 +1,254 @@
+"""``comply eval`` (the suites, stored runs and their comparison) and ``comply bench`` (passed through to ``eval.bench``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.common import LEVEL, Command, current_settings, error, open_llm, print_json, print_table
+from comply.db import connect
+from comply.levels import LEVELS
+
+if TYPE_CHECKING:
+    from comply.config import Settings
+
+_SUITES = ("retrieval", "review", "cases", "qa", "generation")
+_MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
+          "generation": ("llm", "template")}
+_DEFAULT_MODES = {"review": ("rules", "baseline"), "retrieval": _MODES["retrieval"], "qa": _MODES["qa"], "generation": ("llm",)}
+_METRICS = ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")
+# What a suite yields: its report and the model it used, or the exit code of a failure already explained on stderr.
+_Outcome = tuple[dict, str | None] | int
+
+
+class _SpreadModes(Command):
+    """Takes ``--mode a b c`` (every value up to the next option) as ``--mode a --mode b --mode c``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        spread: list[str] = []
+        in_modes = False
+        for n, arg in enumerate(args):
+            if arg == "--":
+                spread += args[n:]
+                break
+            if in_modes and not arg.startswith("-"):
+                spread += [arg] if spread[-1] == "--mode" else ["--mode", arg]
+                continue
+            in_modes = arg == "--mode"
+            spread.append(arg)
+        return super().parse_args(ctx, spread)
+
+
+class _PassThrough(Command):
+    """Hands every argument, untouched (``--help`` included), to its callback as ``argv``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.params["argv"] = list(args)
+        return []
+
+
+def _review(settings: Settings, dataset: str, modes: list[str]) -> _Outcome:
+    from eval.review import evaluate, load_dataset, rules_categories
+    from review.baseline import apply_baseline
+    from review.pipeline import Reviewer
+    from review.rules import load_default_rules
+
+    drafts = load_dataset(Path(dataset))
+    rules = load_default_rules(settings)
+    reports, model = {}, None
+    for mode in modes:
+        if mode == "baseline":
+            reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), rules_categories(rules))
+            continue
+        with open_llm(settings, mode == "rules", True) as backend:
+            if mode == "llm" and backend.client is None:
+                return error(f"无法评测 llm 模式：{backend.reason}")
+            model = backend.model if mode == "llm" else model
+            reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
+            reports[mode] = evaluate(drafts, lambda text, r=reviewer: r.review(text, user="eval", rewrite=False).findings,
+                                     rules_categories(rules))
+    return {"dataset": dataset, "modes": reports}, model
+
+
+def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int) -> _Outcome:
+    from eval.qa import NEEDS_MODEL, evaluate, load_dataset
+    from retrieval.search import Searcher
+
+    items = load_dataset(Path(dataset))
+    with open_llm(settings, False, True) as backend:
+        if backend.client is None:
+            return error(f"{NEEDS_MODEL}（{backend.reason}）")
+        searcher = Searcher(settings, connect(settings.db_path)) if "retrieval" in modes else None
+        report = evaluate(backend.client, searcher, items, settings, tuple(modes), clearance=clearance)
+    return report, report["model"]
+
+
+def _generation(settings: Settings, dataset: str, modes: list[str]) -> _Outcome:
+    from assistant.generate.loop import Loop
+    from eval.generation import evaluate, load_dataset
+    from review.pipeline import Reviewer
+
+    if len(modes) != 1:
+        return error("generation 每次只评测一种 --mode：llm 或 template", 2)
+    items = load_dataset(Path(dataset))
+    with open_llm(settings, modes[0] == "template", True) as backend:
+        if modes[0] == "llm" and backend.client is None:
+            return error(f"无法评测 llm 模式：{backend.reason}（用 --mode template 评测模板生成）")
+        loop = Loop(Reviewer(settings, connect(settings.db_path), backend.client, backend.reason), backend.client, backend.reason)
+        report = evaluate(loop, items, max_rounds=settings.generate_rounds)
+    return report, backend.model
+
+
+def _search(settings: Settings, suite: str, dataset: str, modes: list[str], clearance: int) -> dict:
+    from retrieval.search import Searcher
+
+    searcher = Searcher(settings, connect(settings.db_path))
+    if suite == "cases":
+        from eval.cases import evaluate as evaluate_cases
+        from eval.cases import load_dataset as load_cases
+
+        return evaluate_cases(searcher, load_cases(Path(dataset)), clearance=clearance)
+    from eval.retrieval import evaluate, load_dataset
+
+    return evaluate(searcher, load_dataset(Path(dataset)), modes=tuple(modes), clearance=clearance)
+
+
+def _print_report(suite: str, report: dict[str, Any], dataset: str) -> None:
+    if suite == "generation":
+        from eval.generation import format_report as generation_report
+
+        click.echo(generation_report(report, dataset))
+    elif suite == "review":
+        from eval.review import format_report
+
+        click.echo("\n".join(format_report(r, f"mode: {mode}   dataset: {dataset}   drafts: {r['n_drafts']} (clean {r['n_clean']})")
+                             + "\n" for mode, r in report["modes"].items()))
+    elif suite == "cases":
+        from eval.cases import format_report as cases_report
+
+        click.echo(cases_report(report, dataset))
+    elif suite == "qa":
+        from eval.qa import format_report as qa_report
+
+        click.echo(qa_report(report, dataset))
+    else:
+        click.echo(f"数据集：{dataset}（{report['n']} 题）")
+        rows = [[mode, *(f"{r['overall'][m]:.3f}" for m in _METRICS), f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p95']:.1f}"]
+                for mode, r in report["modes"].items()]
+        print_table(["mode", *_METRICS, "p50 ms", "p95 ms"], rows, right=(*_METRICS, "p50 ms", "p95 ms"))
+
+
+def _runs(limit: int, as_json: bool) -> int:
+    from eval.runs import list_runs
+
+    runs = list_runs(connect(current_settings().db_path), limit=limit)
+    if as_json:
+        print_json([r.as_json(with_metrics=False) for r in runs])
+    elif not runs:
+        click.echo("还没有保存的评测记录（评测时加 --save）")
+    else:
+        print_table(["编号", "套件", "时间", "提交", "模型", "数据集"],
+                    [[r.run_id, r.suite, f"{r.created_at:%Y-%m-%d %H:%M}", (r.git_commit or "-")[:10], r.model or "-", r.dataset_path]
+                     for r in runs])
+    return 0
+
+
+def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) -> int:
+    from eval.report import compare, write_comparison
+    from eval.runs import get_run
+
+    if len(run_ids) != 2:
+        return error("compare 需要两个评测记录编号：comply eval compare RUN_A RUN_B", 2)
+    con = connect(current_settings().db_path)
+    runs = [get_run(con, run_id) for run_id in run_ids]
+    for run_id, run in zip(run_ids, runs, strict=True):
+        if run is None:
+            return error(f"未找到评测记录 {run_id}（或编号前缀不唯一）")
+    comparison = compare(runs[0], runs[1])
+    if as_json:
+        print_json({"a": runs[0].run_id, "b": runs[1].run_id, "notes": comparison.notes,
+                    "rows": [{"metric": k, "a": va, "b": vb, "delta": d} for k, va, vb, d in comparison.rows]})
+    else:
+        click.echo(comparison.markdown())
+    if report_dir:
+        for path in write_comparison(comparison, Path(report_dir)):
+            click.echo(f"已写入 {path}", err=True)
+    return 0
+
+
+@click.command("eval", cls=_SpreadModes,
+               help="评测套件：retrieval / review / cases / qa / generation；runs 列出记录，compare 对比两次记录\n\n"
+                    "RUN_IDS：用于 compare，两个评测记录编号（或唯一前缀）")
+@click.argument("suite", type=click.Choice((*_SUITES, "runs", "compare")))
+@click.argument("run_ids", nargs=-1)
+@click.option("--dataset", help="数据集路径（JSONL，格式同 shared/eval/dev 下对应文件）")
+@click.option("--mode", multiple=True, metavar="MODE...",
+              help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed；generation：llm 或 template")
+@click.option("--clearance", type=LEVEL, default=len(LEVELS) - 1)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--save", is_flag=True, help="把结果保存到数据库并打印记录编号")
+@click.option("--report", "report_dir", metavar="DIR", help="把报告（JSON、Markdown、HTML）写到该目录")
+@click.option("--limit", type=int, default=50, help="用于 runs：最多列出多少条")
+def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tuple[str, ...], clearance: int, as_json: bool,
+             save: bool, report_dir: str | None, limit: int) -> int:
+    """Run an evaluation suite (optionally saved and reported), list stored runs, or compare two of them."""
+    from eval.runs import new_run, save_run, settings_config
+
+    if suite == "runs":
+        return _runs(limit, as_json)
+    if suite == "compare":
+        return _compare(run_ids, report_dir, as_json)
+    if not dataset:
+        return error(f"评测 {suite} 需要 --dataset 数据集路径", 2)
+    allowed = _MODES.get(suite, ())
+    if any(m not in allowed for m in mode):
+        return error(f"{suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", 2)
+    modes = list(mode or _DEFAULT_MODES.get(suite, ()))
+    settings = current_settings()
+    try:
+        if suite == "review":
+            outcome = _review(settings, dataset, modes)
+        elif suite == "qa":
+            outcome = _qa(settings, dataset, modes, clearance)
+        elif suite == "generation":
+            outcome = _generation(settings, dataset, modes)
+        else:
+            outcome = _search(settings, suite, dataset, modes, clearance), None
+    except ValueError as exc:
+        return error(f"错误：{exc}")
+    if isinstance(outcome, int):
+        return outcome
+    report, model = outcome
+    run_id = None
+    if save or report_dir:
+        con = connect(settings.db_path)
+        run = new_run(suite, report, Path(dataset), settings_config(settings, suite, con), model)
+        if save:
+            run_id = save_run(con, run)
+        if report_dir:
+            from eval.report import write_report
+
+            for path in write_report(run, Path(report_dir)):
+                click.echo(f"已写入 {path}", err=True)
+    if as_json:
+        print_json({**report, "run_id": run_id} if run_id else report)
+    else:
+        _print_report(suite, report, dataset)
+        if run_id:
+            click.echo(f"评测记录已保存：{run_id}")
+    return 0
+
+
+@click.command(cls=_PassThrough, add_help_option=False, help="性能基准测试（参数原样交给 eval.bench）")
+def bench(argv: list[str]) -> int:
+    """Run ``eval.bench`` with the remaining arguments as given."""
+    try:
+        from eval.bench import main as bench_main
+    except ImportError as exc:
+        return error(f"基准测试模块不可用：{exc}")
+    try:
+        return bench_main(argv)
+    except SystemExit as exc:  # its argparse exits on --help and on usage errors
+        return int(exc.code or 0)

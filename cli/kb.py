@@ -1,0 +1,109 @@
+"""``comply ingest``, ``docs``, ``reindex`` and ``status``: building and administering the knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, print_json, print_table
+from comply.db import connect
+
+
+@click.command(cls=Command, help="导入法规、制度文件或案例 JSONL（默认导入默认语料）\n\nPATHS：文件或目录；省略时导入默认语料")
+@click.argument("paths", nargs=-1)
+@click.option("--level", type=LEVEL, default=0, help=f"密级：{LEVEL_NAMES}（默认 公开）")
+@click.option("--actor", default="cli", help="记入审计日志的操作人")
+@click.option("--json", "as_json", is_flag=True)
+def ingest(paths: tuple[str, ...], level: int, actor: str, as_json: bool) -> int:
+    """Ingest files or folders (the default corpus when none); exit 1 when a file failed."""
+    from kb_ingest.ingest import default_sources
+    from kb_ingest.ingest import ingest as run_ingest
+
+    settings = current_settings()
+    sources = [Path(p) for p in paths] or default_sources(settings)
+    report = run_ingest(settings, connect(settings.db_path), sources, level=level, actor=actor, progress=not as_json)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        counts: dict[str, int] = {}
+        for f in report.files:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        for f in report.files:
+            if f.status in ("error", "held"):
+                click.echo(f"[{'错误' if f.status == 'error' else '待审'}] {f.message}")
+        click.echo("汇总：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        click.echo(f"索引版本：v{report.index_version}" if report.index_version else "没有变化，索引保持不变")
+    return 1 if report.errors else 0
+
+
+@click.command(cls=Command, help="文档管理：list / approve / reject / delete / level\n\nLEVEL：用于 level，新密级")
+@click.argument("action", type=click.Choice(("list", "approve", "reject", "delete", "level")))
+@click.argument("doc_id", required=False)
+@click.argument("level", type=LEVEL, required=False)
+@click.option("--state", help="用于 list：按状态过滤（live / held / replaced / deleted / rejected）")
+@click.option("--reason", help="用于 reject：驳回原因")
+@click.option("--actor", default="cli")
+@click.option("--json", "as_json", is_flag=True)
+def docs(action: str, doc_id: str | None, level: int | None, state: str | None, reason: str | None, actor: str,
+         as_json: bool) -> int:
+    """List documents, or approve, reject, delete one or change its level."""
+    if action != "list" and not doc_id:
+        return error("需要 doc_id", 2)
+    if action == "level" and level is None:
+        return error("需要新密级", 2)
+    from kb_ingest import admin, listing
+
+    settings = current_settings()
+    con = connect(settings.db_path)
+    if action == "list":
+        keys = ("doc_id", "doc_key", "version", "level", "state", "n_chunks", "flags")
+        rows = [{k: d[k] for k in keys} for d in listing.documents(con, [state] if state else [])]
+        if as_json:
+            print_json(rows)
+        else:
+            print_table(["编号", "版本", "状态", "密级", "段数", "文档"],
+                        ([r["doc_id"], f"v{r['version']}", r["state"], r["level"], r["n_chunks"], r["doc_key"]] for r in rows),
+                        right=("段数",))
+        return 0
+    try:
+        if action == "approve":
+            version = admin.approve(settings, con, doc_id, actor)
+        elif action == "reject":
+            admin.reject(con, doc_id, actor, reason or "")
+            version = None
+        elif action == "delete":
+            version = admin.delete(settings, con, doc_id, actor)
+        else:
+            version = admin.set_level(settings, con, doc_id, level, actor)
+    except admin.AdminError as exc:
+        return error(str(exc))
+    click.echo(f"完成{'，索引版本 v' + str(version) if version else ''}")
+    return 0
+
+
+@click.command(cls=Command, help="按数据库现状重建索引")
+@click.option("--actor", default="cli")
+def reindex(actor: str) -> int:
+    """Rebuild the index from the database."""
+    from kb_ingest.admin import reindex as rebuild
+
+    settings = current_settings()
+    click.echo(f"索引已重建：v{rebuild(settings, connect(settings.db_path), actor)}")
+    return 0
+
+
+@click.command(cls=Command, help="知识库与索引状态")
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> int:
+    """Print the state of the knowledge base and its index."""
+    from kb_ingest.listing import status as kb_status
+
+    settings = current_settings()
+    state = kb_status(settings, connect(settings.db_path))
+    if as_json:
+        print_json(state)
+    else:
+        for key, value in state.items():
+            click.echo(f"{key}: {value}")
+    return 0

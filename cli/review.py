@@ -1,0 +1,119 @@
+"""``comply review`` and ``comply points``: reviewing marketing drafts, and a regulation's audit-point checklist."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, open_llm, print_json
+from comply.db import connect
+
+if TYPE_CHECKING:
+    from review.pipeline import ReviewReport
+
+
+def _draft_lines(path: Path) -> list[dict]:
+    """The drafts of a JSONL file, one ``{"id", "text"}`` per line."""
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError(f"{path} 第 {n} 行缺少 text 字段")
+            items.append(item)
+    return items
+
+
+def _print_report(report: ReviewReport, source: str) -> None:
+    from review.export import mode_label
+
+    click.echo(f"《{source}》审核结果（{mode_label(report)}）：{len(report.findings)} 个问题，用时 {report.total_s:.2f} 秒")
+    if report.notice:
+        click.echo(f"注意：{report.notice}")
+    for n, f in enumerate(report.findings, start=1):
+        basis = "；".join(f"{c.doc_title}{c.article or ''}" for c in f.citations) or "（知识库中无对应条款）"
+        click.echo(f"\n{n}. [{f.category}·{f.severity}] “{f.span}”（{f.start}–{f.end}）\n   原因：{f.explanation}\n"
+                   f"   依据：{basis}\n   建议：{f.suggestion}")
+        for case in f.cases:
+            click.echo(f"   相似案例：{case.case_id} {case.title}")
+    if report.rewrite:
+        click.echo(f"\n改写稿（{report.rounds} 轮）：\n{report.rewrite}")
+
+
+@click.command(cls=Command, help="营销文案合规审核：问题片段、类别、依据条款、改写建议、相似案例\n\n"
+                    "FILE：TXT / DOCX / PDF / 图片文件，- 表示从标准输入读取")
+@click.argument("file", required=False)
+@click.option("--drafts", help="批量：JSONL，每行 {\"id\", \"text\"}，每行输出一个 JSON")
+@click.option("--clearance", type=LEVEL, default=0, help=f"审核人密级：{LEVEL_NAMES}（默认 公开）")
+@click.option("--user", default="cli", help="记入审计日志的审核人")
+@click.option("--no-llm", is_flag=True, help="只用规则审核")
+@click.option("--json", "as_json", is_flag=True)
+def review(file: str | None, drafts: str | None, clearance: int, user: str, no_llm: bool, as_json: bool) -> int:
+    """Review one draft (a file, or stdin for ``-``) or a JSONL batch (one JSON line out per draft)."""
+    from review.draft import DraftError, draft_from_text
+    from review.inputs import read_draft
+    from review.pipeline import Reviewer
+
+    if bool(file) == bool(drafts):
+        return error("请给出一个文件（或 - 表示标准输入），或用 --drafts FILE.jsonl 批量审核", 2)
+    settings = current_settings()
+    try:
+        items = _draft_lines(Path(drafts)) if drafts else None
+        if items is None:
+            draft = (draft_from_text(sys.stdin.read()) if file == "-"
+                     else read_draft(Path(file).name, Path(file).read_bytes(), settings.max_file_mb))
+    except (DraftError, ValueError) as exc:
+        return error(str(exc))
+    con = connect(settings.db_path)
+    with open_llm(settings, no_llm, as_json) as backend:
+        reviewer = Reviewer(settings, con, backend.client, backend.reason)
+        if items is not None:
+            for item in items:
+                report = reviewer.review(item["text"], clearance=clearance, user=user, rewrite=False)
+                print_json(report.as_json(item.get("id")))
+            return 0
+        report = reviewer.review(draft.text, clearance=clearance, user=user)
+    if as_json:
+        print_json({**report.as_json(draft.source), "notice": report.notice, "rewrite": report.rewrite,
+                    "dropped": report.dropped})
+    else:
+        _print_report(report, draft.source)
+    return 0
+
+
+@click.command(cls=Command, help="从一部法规中提取审核要点（义务与禁止），导出清单\n\nDOCUMENT：文档 id 或标题（可省略“中华人民共和国”）")
+@click.argument("document")
+@click.option("--clearance", type=LEVEL, default=0)
+@click.option("--format", "fmt", type=click.Choice(("md", "csv", "docx")), default="md")
+@click.option("--output", "-o", help="输出文件；md / csv 省略时打印到标准输出")
+def points(document: str, clearance: int, fmt: str, output: str | None) -> int:
+    """Export the audit points (obligations and prohibitions) of one regulation as Markdown, CSV or DOCX."""
+    from retrieval.lookup import find_document
+    from review.audit_points import extract_audit_points
+    from review.audit_points_export import to_csv, to_docx, to_markdown
+
+    settings = current_settings()
+    con = connect(settings.db_path)
+    try:
+        _, title = find_document(con, document, clearance)
+        found = extract_audit_points(con, document, clearance)
+    except LookupError as exc:
+        return error(str(exc))
+    heading = f"《{title}》"
+    if fmt == "docx":
+        if not output:
+            return error("DOCX 需要用 --output 指定文件", 2)
+        Path(output).write_bytes(to_docx(found, heading))
+    else:
+        text = to_markdown(found, heading) if fmt == "md" else to_csv(found)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+    if output:
+        click.echo(f"已导出 {len(found)} 条审核要点到 {output}", err=True)
+    return 0

@@ -1,0 +1,11 @@
+"""Benchmarks: ingest throughput, search latency at synthetic scale, review and LLM latency, and a LangChain peer baseline.
+
+Nothing here asserts a timing; it measures and reports (JSON + a Markdown table describing the machine).
+Scale-ups are synthetic (``synthetic``): real chunks replicated with light perturbation and real chunk vectors plus
+small Gaussian noise. Modules: ``synthetic`` (data), ``baseline`` (LangChain), ``measures``, ``report`` (Markdown),
+``timing`` (helpers) and ``command`` (``main``, which ``comply bench`` calls).
+"""
+
+from eval.bench.command import main
+
+__all__ = ["main"]

@@ -1,0 +1,100 @@
+"""The bench report as Markdown: the machine, then one table per measure with medians and ratios to the baseline."""
+
+from __future__ import annotations
+
+from eval.bench.synthetic import NOISE_SIGMA
+
+TARGET_ROWS, TARGET_P95_MS = 100_000, 50.0
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.3g}×" if a and b else "–"
+
+
+def _cell(stats: dict) -> str:
+    return f"{stats['p50_ms']:.1f} / {stats['p95_ms']:.1f} / {stats['p99_ms']:.1f}"
+
+
+def _ingest(i: dict) -> list[str]:
+    if i.get("skipped"):
+        return [f"Ingest: skipped (--skip-ingest); existing data dir with {i.get('chunks')} chunks.", ""]
+    parse = f"{i['pages_per_s']} pages/s" if "pages_per_s" in i else f"{i['documents_per_s']} documents/s, {i['chars_per_s']:.0f} chars/s"
+    return ["## Ingest (real corpus, temp data dir)", "", "| measure | value |", "|---|---|",
+            f"| documents (PDF) | {i['documents']} ({i['pdfs']}) |", f"| parse | {parse} |",
+            f"| full ingest (parse, embed, index, DuckDB) | {i['ingest_s']:.1f} s, {i['chunks']} chunks |",
+            f"| embedding (cold) | {i['chunks_per_s_embedded']} chunks/s |",
+            f"| tokenise / index build (chunks) | {i['tokenize_s']:.2f} s / {i['index_build_s']:.2f} s |", ""]
+
+
+def _search(search: dict) -> list[str]:
+    lines = ["## Search latency (ms; Searcher.rank over the project's Collection; query vectors precomputed except e2e)", "",
+             ("| rows | dense index | build s | dense p50/p95/p99 | BM25 p50/p95/p99 | hybrid p50/p95/p99 | "
+              "hybrid e2e p50/p95/p99 | LangChain ensemble p50/p95/p99 | LangChain e2e p50/p95/p99 | hybrid ÷ LangChain (p50) | "
+              "peak RSS MiB |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, e in search.items():
+        lat, lc = e["latency"], e.get("langchain")
+        lines.append(f"| {int(n):,}{' (synthetic)' if e['synthetic'] else ''} | {e['dense_kind']} | {e['build_s']:.1f} | "
+                     f"{_cell(lat['dense'])} | {_cell(lat['bm25'])} | {_cell(lat['hybrid'])} | {_cell(lat['hybrid_e2e'])} | "
+                     f"{_cell(lc['ensemble']) if lc else '–'} | {_cell(lc['ensemble_e2e']) if lc else '–'} | "
+                     f"{_ratio(lat['hybrid']['p50_ms'], lc['ensemble']['p50_ms'] if lc else None)} | {e['peak_rss_mb_after']:.0f} |")
+    first = next(iter(search.values()))
+    unbaselined = [f"{int(n):,}" for n, e in search.items() if "langchain" not in e]
+    lines += ["", f"e2e embeds the query each time (m3e-small, CPU; query embedding alone p50 "
+              f"{first['latency']['query_embedding']['p50_ms']:.1f} ms). "
+              "Rows beyond the real chunks are synthetic: replicas with sentences shuffled (one dropped 30% of the time) "
+              f"and a numeric suffix token; vectors are the source chunk's plus N(0, {NOISE_SIGMA}²) noise, renormalised. "
+              "BM25 tokens of replicas reuse the per-sentence tokens of the source chunk. "
+              + (f"LangChain ensemble not built at {', '.join(unbaselined)} rows. " if unbaselined else "")
+              + ("GPU: measured (see JSON latency_gpu)." if any("latency_gpu" in e for e in search.values())
+                 else "GPU 未测量 (no GPU: dense search ran on the CPU only)."), ""]
+    target = search.get(str(TARGET_ROWS))
+    if target:
+        p95 = target["latency"]["hybrid_e2e"]["p95_ms"]
+        lines += [(f"Target: hybrid p95 ≤ {TARGET_P95_MS:.0f} ms at {TARGET_ROWS:,} rows, end to end: {p95:.1f} ms, "
+                   f"{'met' if p95 <= TARGET_P95_MS else 'not met'}."), ""]
+    return lines
+
+
+def _baseline(b: dict) -> list[str]:
+    lc, us = b["langchain"], b["project_hybrid"]
+    return [f"## Peer baseline: same {b['chunks']} chunks, same m3e-small vectors, {b['questions']} dev questions", "",
+            "| system | hit@5 | p50 ms | p95 ms | p50 ratio to baseline |", "|---|---|---|---|---|",
+            f"| LangChain FAISS + BM25Retriever in EnsembleRetriever (baseline) | {lc['hit@5']:.2f} | {lc['p50_ms']:.1f} | {lc['p95_ms']:.1f} | 1× |",
+            (f"| project hybrid (Searcher.search, full path incl. lookup + DuckDB) | {us['hit@5']:.2f} | {us['p50_ms']:.1f} | "
+             f"{us['p95_ms']:.1f} | {_ratio(us['p50_ms'], lc['p50_ms'])} |"), ""]
+
+
+def _review(r: dict) -> list[str]:
+    lines = ["## Review (rules only, no LLM)", "", "| what | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|",
+             f"| full review of each dev draft ({r['drafts']}; rules, grounding, cases) | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} |"]
+    if "rules_stage_2000_chars" in r:
+        s = r["rules_stage_2000_chars"]
+        lines.append(f"| rules stage alone, one 2,000-character draft (×{s['n']}) | {s['p50_ms']:.2f} | {s['p95_ms']:.2f} | {s['p99_ms']:.2f} |")
+    return [*lines, ""]
+
+
+def _llm(llm: dict) -> list[str]:
+    if llm.get("skipped"):
+        return [f"LLM: not measured ({llm.get('reason')}).", ""]
+    return ["## LLM (one grounded question via assistant.qa.answer.ask)", "", "| backend | TTFT s | total s | startup s |",
+            "|---|---|---|---|", f"| {llm['backend']} | {llm['ttft_s']} | {llm['total_s']} | {llm['startup_s']} |", ""]
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown: machine, then one table per measure, with medians and ratios to the baseline."""
+    m = report["machine"]
+    lines = ["# comply bench", "",
+             (f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, "
+              f"torch {m['torch']}, faiss {m['faiss']}; GPU: {m['gpu']}."), ""]
+    if "ingest" in report:
+        lines += _ingest(report["ingest"])
+    if "search" in report:
+        lines += _search(report["search"])
+    if "baseline" in report:
+        lines += _baseline(report["baseline"])
+    if "review" in report:
+        lines += _review(report["review"])
+    lines += _llm(report.get("llm", {"skipped": True, "reason": "not requested (--llm not given)"}))
+    lines += ["## Peak RSS per stage (MiB, process peak so far: monotonic)", "", "| stage | wall s | peak RSS MiB |", "|---|---|---|"]
+    lines += [f"| {k} | {v['wall_s']:.1f} | {v['peak_rss_mb_after']:.0f} |" for k, v in report.get("stages", {}).items()]
+    return "\n".join(lines) + "\n"

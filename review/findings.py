@@ -1,0 +1,79 @@
+"""The one finding type every review stage produces (rules, keyword baseline, model, suitability), and what it cites."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+SEVERITIES = ("high", "medium", "low")
+
+
+class Located(Protocol):
+    """What scoring and highlighting need of a finding or a label: offsets and category."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def category(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ClauseRef:
+    """A clause of the live corpus, visible to the reviewer, that a finding may cite."""
+
+    chunk_id: str
+    doc_title: str
+    article: str | None
+    path: str
+    text: str
+
+    def as_json(self) -> dict:
+        """The public citation shape of ``comply review --json``."""
+        return {"chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article}
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A penalty or supervisory case similar to a finding, or linked to the clause it cites."""
+
+    case_id: str
+    title: str
+    authority: str | None = None
+    date: str | None = None
+    measure_type: str | None = None
+    snippet: str = ""
+
+
+@dataclass
+class Finding:
+    """One audit point: a verbatim span ``draft[start:end]``, its category, why, the clauses it breaks, advice and cases.
+
+    ``source`` names the stage that found it (``rule``, ``baseline``, ``llm``, ``suitability``); a rule's
+    finding also carries the rule's id and the legal bases it declares, from which ``citations`` (the
+    clauses visible to the reviewer) are resolved.
+    """
+
+    span: str
+    start: int
+    end: int
+    category: str
+    severity: str
+    explanation: str
+    citations: list[ClauseRef]
+    suggestion: str
+    source: str
+    cases: list[CaseRef] = field(default_factory=list)
+    legal_basis: tuple[str, ...] = ()
+    rule_id: str = ""
+
+    def as_json(self) -> dict:
+        """The public finding shape of ``comply review --json``."""
+        return {
+            "span": self.span, "start": self.start, "end": self.end, "category": self.category, "severity": self.severity,
+            "explanation": self.explanation, "citations": [c.as_json() for c in self.citations], "suggestion": self.suggestion,
+            "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases],
+        }
