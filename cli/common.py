@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import sys
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from comply.llm.backend import Backend
 
 LEVEL_NAMES = " / ".join(LEVELS)
-# Piped output is read by scripts and tests: a table as wide as its widest row, never wrapped or cut.
-_PIPE_WIDTH = 10_000
 
 
 class _WholeShortHelp:
@@ -87,23 +84,14 @@ def print_json(obj: object) -> None:
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]], right: Collection[str] = ()) -> None:
     """Print rows under their headers (nothing when there are none), the columns named in ``right`` right-aligned.
 
-    Plain text, CJK-width aware, no cell ever cut: in a terminal, long cells fold onto more lines to fit its width;
-    piped, every row stays on one line.
+    In a terminal, long cells fold onto more lines to fit its width; piped, every row stays on one line.
     """
-    from rich.console import Console
-    from rich.table import Table
+    from comply.files.tables import UNBOUNDED, text_table
 
-    table = Table(box=None, pad_edge=False, header_style="")
-    for header in headers:
-        table.add_column(header, justify="right" if header in right else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*(str(value) for value in row))
-    if not table.row_count:
-        return
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else _PIPE_WIDTH
-    out = io.StringIO()
-    Console(file=out, width=width, color_system=None, markup=False, emoji=False, highlight=False).print(table)
-    click.echo("\n".join(line.rstrip() for line in out.getvalue().splitlines()))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else UNBOUNDED
+    table = text_table(headers, rows, right=right, width=width)
+    if table:
+        click.echo(table)
 
 
 def open_llm(settings: Settings, no_llm: bool, quiet: bool) -> Backend:

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from comply.files.tables import text_table
 from eval.jsonl import read_jsonl
 from eval.metrics import hit_at, reciprocal_rank
-from eval.tables import text_table
 from retrieval.search import Searcher
 
 K_VALUES = (1, 3, 5)
@@ -68,7 +68,7 @@ def evaluate(searcher: Searcher, items: list[CaseQuery], k: int = max(K_VALUES),
 
 def format_report(report: dict, dataset: str) -> str:
     """A plain-text summary of a cases report."""
-    table = text_table(METRICS, [[f"{report['overall'][m]:.3f}" for m in METRICS]], left=0)
+    table = text_table(METRICS, [[f"{report['overall'][m]:.3f}" for m in METRICS]], right=METRICS)
     misses = [r["id"] for r in report["items"] if r["rank"] is None]
     lines = [f"数据集：{dataset}（{report['n']} 条）", table]
     if misses:

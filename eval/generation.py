@@ -18,9 +18,9 @@ from pathlib import Path
 from assistant.generate.brief import Brief, BriefError, parse_brief
 from assistant.generate.loop import Loop
 from assistant.generate.marketing import GenerationRefused, generate_marketing
+from comply.files.tables import text_table
 from eval.jsonl import read_jsonl
 from eval.stats import percentile
-from eval.tables import text_table
 from review.verify import new_figures
 
 
@@ -106,6 +106,7 @@ def format_report(report: dict, dataset: str) -> str:
         f"每篇用时：中位数 {s['p50']} 秒，p95 {s['p95']} 秒   含资料外数字的输出：{pct(report['with_invented_figures'])}",
         f"终稿遗留问题：{report['remaining_findings'] or '无'}",
         text_table(["渠道", "篇数", "首轮通过", "最终通过", "用时中位数"],
-                   [(ch, v["n"], pct(v["first_pass_clean"]), pct(v["clean"]), f"{v['seconds_p50']:.1f}") for ch, v in report["by_channel"].items()]),
+                   [(ch, v["n"], pct(v["first_pass_clean"]), pct(v["clean"]), f"{v['seconds_p50']:.1f}") for ch, v in report["by_channel"].items()],
+                   right=("篇数", "首轮通过", "最终通过", "用时中位数")),
     ]
     return "\n".join(lines)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comply.config import load_settings
+from comply.files.tables import text_table
 from eval.jsonl import read_jsonl
-from eval.tables import text_table
 from review.baseline import apply_baseline
 from review.findings import Located
 from review.rules import RuleSet, apply_rules, load_default_rules
@@ -136,7 +136,8 @@ def format_report(report: dict, title: str, errors: bool = False) -> str:
     """A plain-text table of the report (and, with ``errors``, each draft's misses and false positives)."""
     rows = [*report["per_category"].items(), ("overall", report["overall"])]
     table = text_table(["category", "P", "R", "F1", "pred", "labels"],
-                       [(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["n_pred"], m["n_label"]) for name, m in rows])
+                       [(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["n_pred"], m["n_label"]) for name, m in rows],
+                       right=("P", "R", "F1", "pred", "labels"))
     lines = [title, table, f"clean-draft FP rate: {report['clean_fp_rate']:.3f} ({report['clean_flagged']}/{report['n_clean']})"]
     if errors:
         for item in report["items"]:
