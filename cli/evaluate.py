@@ -18,7 +18,6 @@ _SUITES = ("retrieval", "review", "cases", "qa", "generation")
 _MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
           "generation": ("llm", "template")}
 _DEFAULT_MODES = {"review": ("rules", "baseline"), "retrieval": _MODES["retrieval"], "qa": _MODES["qa"], "generation": ("llm",)}
-_METRICS = ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")
 # What a suite yields: its report and the model it used, or the exit code of a failure already explained on stderr.
 _Outcome = tuple[dict, str | None] | int
 
@@ -134,10 +133,9 @@ def _print_report(suite: str, report: dict[str, Any], dataset: str) -> None:
 
         click.echo(qa_report(report, dataset))
     else:
-        click.echo(f"数据集：{dataset}（{report['n']} 题）")
-        rows = [[mode, *(f"{r['overall'][m]:.3f}" for m in _METRICS), f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p95']:.1f}"]
-                for mode, r in report["modes"].items()]
-        print_table(["mode", *_METRICS, "p50 ms", "p95 ms"], rows, right=(*_METRICS, "p50 ms", "p95 ms"))
+        from eval.retrieval import format_report as retrieval_report
+
+        click.echo(retrieval_report(report, dataset))
 
 
 def _runs(limit: int, as_json: bool) -> int:

@@ -8,11 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from comply.files.tables import text_table
 from eval.metrics import hit_at, ndcg_at, reciprocal_rank
 from eval.stats import latency_summary
 from retrieval.search import MODES, Hit, Searcher
 
 K_VALUES = (1, 5, 10)
+METRICS = (*(f"hit@{k}" for k in K_VALUES), "mrr", "ndcg@10")
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,16 @@ def evaluate(searcher: Searcher, items: list[RetrievalItem], modes: tuple[str, .
     return report
 
 
+def format_report(report: dict, dataset: str) -> str:
+    """A plain-text summary of a retrieval report: the overall metrics and latency of each mode."""
+    rows = [[mode, *(f"{r['overall'][m]:.3f}" for m in METRICS), f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p95']:.1f}"]
+            for mode, r in report["modes"].items()]
+    return f"数据集：{dataset}（{report['n']} 题）\n" + text_table(["mode", *METRICS, "p50 ms", "p95 ms"], rows,
+                                                                 right=(*METRICS, "p50 ms", "p95 ms"))
+
+
 def _mean(rows: list[dict]) -> dict:
-    keys = [f"hit@{k}" for k in K_VALUES] + ["mrr", "ndcg@10"]
-    return {key: round(statistics.fmean(r[key] for r in rows), 4) if rows else 0.0 for key in keys}
+    return {key: round(statistics.fmean(r[key] for r in rows), 4) if rows else 0.0 for key in METRICS}
 
 
 def _per_doc(rows: list[dict]) -> dict:

@@ -16,7 +16,7 @@ from retrieval.search import Searcher
 from review.pipeline import Reviewer
 from review.rules import load_default_rules
 
-RETRIEVAL_METRICS = ("hit@1", "hit@5", "hit@10", "mrr", "ndcg@10")
+RETRIEVAL_METRICS = retrieval_suite.METRICS
 REVIEW_METRICS = ("precision", "recall", "f1")
 REVIEW_MODES = {"rules": "规则", "baseline": "关键词基线", "llm": "规则 + 大模型"}
 RETRIEVAL_MODES = {"hybrid": "混合检索", "bm25": "BM25", "dense": "向量检索"}
