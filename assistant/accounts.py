@@ -1,9 +1,10 @@
-"""Accounts of the app: roles and the pages they may open, argon2id passwords, login rate limiting.
+"""Accounts of the app: roles and the pages they may open, argon2id passwords, sign-in limits.
 
-Every account change and every login attempt (successful or not) is appended to the hash-chained
-audit log. A failed login never says whether the username exists: an unknown name gets the same
-message, is verified against a dummy hash (so it takes about as long) and counts towards the same
-lockout as a real account.
+Every account change and every sign-in attempt on an account is appended to the hash-chained audit
+log; attempts on names that are no account, and attempts refused by the limits, are summed per source
+(``assistant.signin_limits``). A failed sign-in never says whether the username exists: an unknown name
+gets the same message, is verified against a dummy hash (so it takes about as long) and is held back
+the same way. Passwords follow ``assistant.passwords``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import secrets
 import threading
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from assistant import signin_limits as limits
+from assistant.passwords import check_password
 from comply import audit
 from comply.db import transaction
 from comply.levels import LEVELS, level_name
@@ -32,11 +35,6 @@ PAGES: dict[str, frozenset[str]] = {
     "evaluator": frozenset({"qa", "review", "cases", "eval"}),
     "admin": ALL_PAGES,
 }
-
-MIN_PASSWORD_LENGTH = 8
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCK_DURATION = timedelta(minutes=15)
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")
 _INVALID_MESSAGE = "用户名或密码错误"
@@ -73,13 +71,17 @@ class User:
 
 
 class AuthError(Exception):
-    """A refused login; ``kind`` is 'invalid', 'locked' or 'disabled', ``str(e)`` is the Chinese message."""
+    """A refused sign-in; ``str(e)`` is the Chinese message.
+
+    ``kind``: 'invalid' (wrong name or password), 'locked' (too many failures: wait until ``until``) or
+    'disabled'.
+    """
 
     def __init__(self, kind: str, message: str, until: datetime | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
-        self.until = until  # for 'locked': when the account unlocks (UTC, timezone-aware)
+        self.until = until  # for 'locked': when to try again (UTC, timezone-aware)
 
 
 def can(user: User, page: str) -> bool:
@@ -108,18 +110,12 @@ def _check_clearance(clearance: int) -> int:
     return clearance
 
 
-def _check_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")
-    return password
-
-
 def _utc_naive(moment: datetime | None) -> datetime:
     """A moment as naive UTC (how TIMESTAMP columns hold it); naive input is taken to be UTC."""
     if moment is None:
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+        return datetime.now(UTC).replace(tzinfo=None)
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -162,13 +158,13 @@ def create_user(
     """Create an account (audited as ``user.create``).
 
     Raises:
-        ValueError: duplicate or malformed username, unknown role, clearance out of range, password
-            shorter than 8 characters (messages in Chinese).
+        ValueError: duplicate or malformed username, unknown role, clearance out of range, or a password
+            the policy refuses (``assistant.passwords.check_password``); messages in Chinese.
     """
     _check_username(username)
     _check_role(role)
     _check_clearance(clearance)
-    _check_password(password)
+    check_password(password, username)
     display_name = (display_name or "").strip() or username
     digest = _HASHER.hash(password)  # slow on purpose: outside the write lock
     now = _utc_naive(None)
@@ -242,9 +238,9 @@ def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str, a
     """Set a new password (audited as ``user.password``, without the hash); clears failed attempts.
 
     Raises:
-        ValueError: unknown user or a password shorter than 8 characters.
+        ValueError: unknown user or a password the policy refuses.
     """
-    _check_password(password)
+    check_password(password, username)
     digest = _HASHER.hash(password)
     now = _utc_naive(None)
     with transaction(con):
@@ -252,39 +248,32 @@ def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str, a
             raise ValueError(f"用户 {username} 不存在")
         con.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE username = ?",
                     [digest, now, now, username])
-        con.execute("DELETE FROM login_attempts WHERE username = ? AND NOT ok", [username])
+        limits.clear_failures(con, username, now)
         audit.append(con, actor, "user.password", username, {"self": actor == username})
 
 
-# ---------------------------------------------------------------- logging in
+def unlock_user(con: duckdb.DuckDBPyConnection, username: str, actor: str, *, now: datetime | None = None) -> int:
+    """End an account's sign-in back-off (audited as ``user.unlock``); return how many failures were cleared.
 
-
-def _locked_until(con: duckdb.DuckDBPyConnection, name: str, now: datetime) -> datetime | None:
-    """When the lock on this name ends, if it is locked at ``now``.
-
-    The last ``MAX_FAILURES`` failures since the last success are looked at: when they fall within
-    ``FAILURE_WINDOW`` the name is locked for ``LOCK_DURATION`` after the last of them. Attempts made
-    while locked are not recorded, so they do not extend the lock.
+    Raises:
+        ValueError: unknown user.
     """
-    last_ok = con.execute(
-        "SELECT max(ts) FROM login_attempts WHERE username = ? AND ok AND ts <= ?", [name, now]
-    ).fetchone()[0]
-    rows = con.execute(
-        "SELECT ts FROM login_attempts WHERE username = ? AND NOT ok AND ts <= ? AND (? IS NULL OR ts > ?) "
-        "ORDER BY ts DESC LIMIT ?",
-        [name, now, last_ok, last_ok, MAX_FAILURES],
-    ).fetchall()
-    if len(rows) < MAX_FAILURES or rows[0][0] - rows[-1][0] > FAILURE_WINDOW:
-        return None
-    until = rows[0][0] + LOCK_DURATION
-    return until if now < until else None
+    with transaction(con):
+        if get_user(con, username) is None:
+            raise ValueError(f"用户 {username} 不存在")
+        cleared = limits.clear_failures(con, username, _utc_naive(now))
+        audit.append(con, actor, "user.unlock", username, {"failures_cleared": cleared})
+    return cleared
 
 
-def _locked_message(until: datetime) -> str:
-    local = until.replace(tzinfo=timezone.utc).astimezone()
-    minutes = int(LOCK_DURATION.total_seconds() // 60)
-    return (f"登录失败次数过多（{int(FAILURE_WINDOW.total_seconds() // 60)} 分钟内 {MAX_FAILURES} 次），"
-            f"账户已锁定 {minutes} 分钟，请于 {local:%Y-%m-%d %H:%M:%S} 后再试")
+# ---------------------------------------------------------------- signing in
+
+
+def _locked(until: datetime, prefix: str = "") -> AuthError:
+    """The refusal while a back-off lasts (one message for every cause, so it tells nothing about the name)."""
+    local = until.replace(tzinfo=UTC).astimezone()
+    return AuthError("locked", f"{prefix}登录失败次数过多，请于 {local:%Y-%m-%d %H:%M:%S} 后再试；如需立即登录，请联系管理员",
+                     until.replace(tzinfo=UTC))
 
 
 def _verify(digest: str, password: str) -> bool:
@@ -294,48 +283,45 @@ def _verify(digest: str, password: str) -> bool:
         return False
 
 
-def _record(con: duckdb.DuckDBPyConnection, name: str, now: datetime, ok: bool, reason: str,
-            detail: dict, new_hash: str | None = None) -> None:
-    with transaction(con):
-        con.execute("INSERT INTO login_attempts VALUES (?, ?, ?, ?)", [name, now, ok, reason])
-        # attempts older than a day no longer matter to the limit (the audit log keeps every one)
-        con.execute("DELETE FROM login_attempts WHERE username = ? AND ts < ?", [name, now - timedelta(days=1)])
-        if new_hash is not None:
-            con.execute("UPDATE users SET password_hash = ? WHERE username = ?", [new_hash, name])
-        audit.append(con, name, "auth.ok" if ok else "auth.fail", name, {"reason": reason, **detail})
-
-
-def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str, *, now: datetime | None = None) -> User:
+def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str, *, source: str | None = None,
+                 now: datetime | None = None) -> User:
     """Check a username and password; return the account or raise :class:`AuthError`.
 
-    ``MAX_FAILURES`` failed attempts within ``FAILURE_WINDOW`` lock the name for ``LOCK_DURATION``
-    (the failure that reaches the limit already answers 'locked'). Unknown names are treated exactly
-    like wrong passwords. ``now`` (default: the current time) is for tests.
+    ``source`` identifies where the attempt comes from (the HTTP peer address, or the Streamlit page's
+    per-browser-session identifier); it is stored only as a hash and drives the limits of
+    ``assistant.signin_limits``: back-off per source and per account (a source that signed in to the
+    account before is held back only by its own failures), aggregated logs. The failure that starts a
+    back-off already says so.
+    Unknown names are treated like wrong passwords. ``now`` (default: the current time) is for tests.
     """
     now_utc = _utc_naive(now)
     name = str(username or "")[:_MAX_TYPED_NAME]
     password = password if isinstance(password, str) else ""
+    digest = limits.source_hash(source)
     with _NAME_LOCKS[zlib.crc32(name.encode("utf-8")) % len(_NAME_LOCKS)]:
-        until = _locked_until(con, name, now_utc)
-        if until is not None:
-            with transaction(con):
-                audit.append(con, name, "auth.fail", name,
-                             {"reason": "locked", "until": until.replace(tzinfo=timezone.utc).isoformat()})
-            raise AuthError("locked", _locked_message(until), until.replace(tzinfo=timezone.utc))
+        limits.flush_bursts(con, now_utc)
         row = con.execute(f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", [name]).fetchone()
+        until = limits.refused_until(con, name, row is not None, digest, now_utc)
+        if until is not None:
+            limits.record_refusal(con, name, now_utc, digest, until)
+            raise _locked(until)
         ok = _verify(row[5] if row else _DUMMY_HASH, password)
         if row is None or not ok:
-            _record(con, name, now_utc, False, "unknown_user" if row is None else "invalid", {})
-            until = _locked_until(con, name, now_utc)
+            if row is None:
+                limits.record_unknown(con, name, now_utc, digest)
+            else:
+                limits.record_attempt(con, name, now_utc, False, "invalid", digest, {})
+            until = limits.refused_until(con, name, row is not None, digest, now_utc)
             if until is not None:
-                raise AuthError("locked", f"{_INVALID_MESSAGE}。{_locked_message(until)}", until.replace(tzinfo=timezone.utc))
+                raise _locked(until, f"{_INVALID_MESSAGE}。")
             raise AuthError("invalid", _INVALID_MESSAGE)
         user = _user(row)
         if user.disabled:
-            _record(con, name, now_utc, False, "disabled", {})
+            limits.record_attempt(con, name, now_utc, False, "disabled", digest, {})
             raise AuthError("disabled", "该账户已停用，请联系管理员")
         new_hash = _HASHER.hash(password) if _HASHER.check_needs_rehash(row[5]) else None
-        _record(con, name, now_utc, True, "ok", {"role": user.role, "rehashed": new_hash is not None}, new_hash)
+        limits.record_attempt(con, name, now_utc, True, "ok", digest, {"role": user.role, "rehashed": new_hash is not None},
+                              new_hash)
         return user
 
 
@@ -366,7 +352,7 @@ def user_for_oidc(con: duckdb.DuckDBPyConnection, email: str | None, *, now: dat
         raise AuthError("invalid", "该单点登录账户未关联本系统用户，请联系管理员")
     user = _user(row)
     if user.disabled:
-        _record(con, user.username, now_utc, False, "disabled", {"method": "oidc"})
+        limits.record_attempt(con, user.username, now_utc, False, "disabled", None, {"method": "oidc"})
         raise AuthError("disabled", "该账户已停用，请联系管理员")
-    _record(con, user.username, now_utc, True, "ok", {"role": user.role, "method": "oidc"})
+    limits.record_attempt(con, user.username, now_utc, True, "ok", None, {"role": user.role, "method": "oidc"})
     return user

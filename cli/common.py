@@ -101,14 +101,24 @@ def open_llm(settings: Settings, no_llm: bool, quiet: bool) -> Backend:
     return open_backend(settings.model_copy(update={"llm_mode": "off"}) if no_llm else settings, progress=not quiet)
 
 
-def explain(exc: Exception) -> str | None:
-    """The message for a missing index or file, or for a database held by the running app; None for anything else."""
+EXIT_BUSY = 75  # EX_TEMPFAIL: the database is held or was changed by another process; retry later
+
+
+def explain(exc: Exception) -> tuple[str, int] | None:
+    """The message and exit code for a missing index or file, an over-long question or a missing audit key (1), a
+    database that cannot be opened (1), or one that another process holds or changed first (``EXIT_BUSY``, nothing
+    was changed); None for anything else."""
     import duckdb
 
+    from assistant.qa.answer import QuestionTooLong
+    from comply.audit_key import AuditKeyError
+    from comply.db import DatabaseBusyError
     from retrieval.search import NoIndexError
 
-    if isinstance(exc, (NoIndexError, FileNotFoundError)):
-        return str(exc)
+    if isinstance(exc, DatabaseBusyError):
+        return str(exc), EXIT_BUSY
+    if isinstance(exc, (NoIndexError, FileNotFoundError, QuestionTooLong, AuditKeyError)):
+        return str(exc), 1
     if isinstance(exc, duckdb.IOException):
-        return f"无法打开数据库 {current_settings().db_path}（可能正被运行中的应用占用，请先停止应用）：{exc}"
+        return f"无法打开数据库 {current_settings().db_path}：{exc}", 1
     return None

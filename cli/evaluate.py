@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import LEVEL, Command, current_settings, error, open_llm, print_json, print_table
+from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, open_llm, print_json, print_table
 from comply.db import connect
-from comply.levels import LEVELS
 
 if TYPE_CHECKING:
     from comply.config import Settings
@@ -48,7 +47,7 @@ class _PassThrough(Command):
         return []
 
 
-def _review(settings: Settings, dataset: str, modes: list[str]) -> _Outcome:
+def _review(settings: Settings, dataset: str, modes: list[str], clearance: int) -> _Outcome:
     from eval.review import evaluate, load_dataset, rules_categories
     from review.baseline import apply_baseline
     from review.pipeline import Reviewer
@@ -66,7 +65,7 @@ def _review(settings: Settings, dataset: str, modes: list[str]) -> _Outcome:
                 return error(f"无法评测 llm 模式：{backend.reason}")
             model = backend.model if mode == "llm" else model
             reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
-            reports[mode] = evaluate(drafts, lambda text, r=reviewer: r.review(text, user="eval", rewrite=False).findings,
+            reports[mode] = evaluate(drafts, lambda text, r=reviewer: r.review(text, clearance=clearance, user="eval", rewrite=False).findings,
                                      rules_categories(rules))
     return {"dataset": dataset, "modes": reports}, model
 
@@ -184,7 +183,7 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 @click.option("--dataset", help="数据集路径（JSONL，格式同 shared/eval/dev 下对应文件）")
 @click.option("--mode", multiple=True, metavar="MODE...",
               help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed；generation：llm 或 template")
-@click.option("--clearance", type=LEVEL, default=len(LEVELS) - 1)
+@click.option("--clearance", type=LEVEL, default=0, help=f"评测者密级：{LEVEL_NAMES}（默认 公开）")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", is_flag=True, help="把结果保存到数据库并打印记录编号")
 @click.option("--report", "report_dir", metavar="DIR", help="把报告（JSON、Markdown、HTML）写到该目录")
@@ -207,7 +206,7 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
     settings = current_settings()
     try:
         if suite == "review":
-            outcome = _review(settings, dataset, modes)
+            outcome = _review(settings, dataset, modes, clearance)
         elif suite == "qa":
             outcome = _qa(settings, dataset, modes, clearance)
         elif suite == "generation":

@@ -12,10 +12,11 @@ from comply.db import connect
 
 @click.command(cls=Command, help="导入法规、制度文件或案例 JSONL（默认导入默认语料）\n\nPATHS：文件或目录；省略时导入默认语料")
 @click.argument("paths", nargs=-1)
-@click.option("--level", type=LEVEL, default=0, help=f"密级：{LEVEL_NAMES}（默认 公开）")
+@click.option("--level", type=LEVEL, default=None,
+              help=f"密级：{LEVEL_NAMES}（省略时：已入库的文档和案例保持原密级，新的为 公开；导入只能提高密级，降低请用 docs level）")
 @click.option("--actor", default="cli", help="记入审计日志的操作人")
 @click.option("--json", "as_json", is_flag=True)
-def ingest(paths: tuple[str, ...], level: int, actor: str, as_json: bool) -> int:
+def ingest(paths: tuple[str, ...], level: int | None, actor: str, as_json: bool) -> int:
     """Ingest files or folders (the default corpus when none); exit 1 when a file failed."""
     from kb_ingest.ingest import default_sources
     from kb_ingest.ingest import ingest as run_ingest
@@ -37,16 +38,17 @@ def ingest(paths: tuple[str, ...], level: int, actor: str, as_json: bool) -> int
     return 1 if report.errors else 0
 
 
-@click.command(cls=Command, help="文档管理：list / approve / reject / delete / level\n\nLEVEL：用于 level，新密级")
+@click.command(cls=Command, help="文档管理：list / approve / reject / delete / level\n\nDOC_ID：文档编号（level 也接受案例编号）\n\nLEVEL：用于 level，新密级（降低密级只能用此命令，记入审计日志）")
 @click.argument("action", type=click.Choice(("list", "approve", "reject", "delete", "level")))
 @click.argument("doc_id", required=False)
 @click.argument("level", type=LEVEL, required=False)
 @click.option("--state", help="用于 list：按状态过滤（live / held / replaced / deleted / rejected）")
 @click.option("--reason", help="用于 reject：驳回原因")
+@click.option("--clearance", type=LEVEL, default=0, help=f"用于 list：读者密级：{LEVEL_NAMES}（默认 公开），只列出不高于它的文档")
 @click.option("--actor", default="cli")
 @click.option("--json", "as_json", is_flag=True)
-def docs(action: str, doc_id: str | None, level: int | None, state: str | None, reason: str | None, actor: str,
-         as_json: bool) -> int:
+def docs(action: str, doc_id: str | None, level: int | None, state: str | None, reason: str | None, clearance: int,
+         actor: str, as_json: bool) -> int:
     """List documents, or approve, reject, delete one or change its level."""
     if action != "list" and not doc_id:
         return error("需要 doc_id", 2)
@@ -58,7 +60,7 @@ def docs(action: str, doc_id: str | None, level: int | None, state: str | None, 
     con = connect(settings.db_path)
     if action == "list":
         keys = ("doc_id", "doc_key", "version", "level", "state", "n_chunks", "flags")
-        rows = [{k: d[k] for k in keys} for d in listing.documents(con, [state] if state else [])]
+        rows = [{k: d[k] for k in keys} for d in listing.documents(con, [state] if state else [], clearance)]
         if as_json:
             print_json(rows)
         else:

@@ -7,11 +7,12 @@ from typing import NoReturn
 import click
 
 from cli import audit, clients, evaluate, generate, kb, qa, review, search, users
-from cli.common import Group, explain
+from cli.common import EXIT_BUSY, Group, explain
 
 
 class _Root(Group):
-    """Exits with the code its command returned; a missing index or file, or a busy database, is explained (exit 1)."""
+    """Exits with the code its command returned; a missing index or file is explained (exit 1), and so is a database
+    held or changed by another process (exit ``EXIT_BUSY``, nothing changed)."""
 
     def invoke(self, ctx: click.Context) -> NoReturn:
         try:
@@ -19,15 +20,16 @@ class _Root(Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            message = explain(exc)
-            if message is None:
+            explained = explain(exc)
+            if explained is None:
                 raise
+            message, code = explained
             click.echo(message, err=True)
-            code = 1
         ctx.exit(code)
 
 
 @click.group(name="comply", cls=_Root, help="合规智能助手命令行", context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=f"退出码：0 成功；1 出错；2 用法错误；{EXIT_BUSY} 数据库正被其他进程占用或同时修改（未做任何改动，可稍后重试）",
              commands=[kb.ingest, search.search, search.cases, kb.docs, kb.reindex, audit.audit, kb.status, qa.ask, review.review,
                        generate.generate, clients.clients, review.points, qa.llm, evaluate.evaluate, evaluate.bench, users.users])
 def cli() -> None:

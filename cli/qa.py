@@ -16,9 +16,10 @@ from comply.db import connect
 @click.option("--json", "as_json", is_flag=True)
 def ask(question: str, clearance: int, user: str, no_llm: bool, as_json: bool) -> int:
     """Answer a question, streaming the text, then list its citations with their verification."""
-    from assistant.qa.answer import consume, stream_answer
+    from assistant.qa.answer import check_question, consume, stream_answer
 
     settings = current_settings()
+    check_question(settings, question)  # before the database or the model is opened
     con = connect(settings.db_path)
     with open_llm(settings, no_llm, as_json) as backend:
         if not as_json:

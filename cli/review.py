@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from cli.batch_lines import FAILED, batch_lines, report_error
 from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, open_llm, print_json
 from comply.db import connect
 
 if TYPE_CHECKING:
-    from review.pipeline import ReviewReport
+    from collections.abc import Iterable
 
-
-def _draft_lines(path: Path) -> list[dict]:
-    """The drafts of a JSONL file, one ``{"id", "text"}`` per line."""
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise ValueError(f"{path} 第 {n} 行缺少 text 字段")
-            items.append(item)
-    return items
+    from cli.batch_lines import BatchLine
+    from review.pipeline import Reviewer, ReviewReport
 
 
 def _print_report(report: ReviewReport, source: str) -> None:
@@ -47,7 +38,8 @@ def _print_report(report: ReviewReport, source: str) -> None:
 @click.command(cls=Command, help="营销文案合规审核：问题片段、类别、依据条款、改写建议、相似案例\n\n"
                     "FILE：TXT / DOCX / PDF / 图片文件，- 表示从标准输入读取")
 @click.argument("file", required=False)
-@click.option("--drafts", help="批量：JSONL，每行 {\"id\", \"text\"}，每行输出一个 JSON")
+@click.option("--drafts", help="批量：JSONL，每行 {\"id\", \"text\"}，每行输出一个 JSON；格式不对、为空或超长的行"
+              "输出 {\"id\", \"line\", \"error\"} 并继续，有这样的行时退出码为 1")
 @click.option("--clearance", type=LEVEL, default=0, help=f"审核人密级：{LEVEL_NAMES}（默认 公开）")
 @click.option("--user", default="cli", help="记入审计日志的审核人")
 @click.option("--no-llm", is_flag=True, help="只用规则审核")
@@ -61,28 +53,50 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
     if bool(file) == bool(drafts):
         return error("请给出一个文件（或 - 表示标准输入），或用 --drafts FILE.jsonl 批量审核", 2)
     settings = current_settings()
-    try:
-        items = _draft_lines(Path(drafts)) if drafts else None
-        if items is None:
-            draft = (draft_from_text(sys.stdin.read()) if file == "-"
+    if drafts:
+        if not Path(drafts).is_file():
+            return error(f"找不到批量文件 {drafts}")
+        lines = batch_lines(Path(drafts), "text")
+    else:
+        try:
+            draft = (draft_from_text(sys.stdin.read(), settings.max_draft_chars) if file == "-"
                      else read_draft(Path(file).name, Path(file).read_bytes(), settings.max_file_mb))
-    except (DraftError, ValueError) as exc:
-        return error(str(exc))
+        except DraftError as exc:
+            return error(exc.message)
     con = connect(settings.db_path)
     with open_llm(settings, no_llm, as_json) as backend:
         reviewer = Reviewer(settings, con, backend.client, backend.reason)
-        if items is not None:
-            for item in items:
-                report = reviewer.review(item["text"], clearance=clearance, user=user, rewrite=False)
-                print_json(report.as_json(item.get("id")))
-            return 0
-        report = reviewer.review(draft.text, clearance=clearance, user=user)
+        if drafts:
+            return _review_batch(reviewer, lines, clearance, user)
+        try:
+            report = reviewer.review(draft.text, clearance=clearance, user=user)
+        except DraftError as exc:
+            return error(exc.message)
     if as_json:
         print_json({**report.as_json(draft.source), "notice": report.notice, "rewrite": report.rewrite,
                     "dropped": report.dropped})
     else:
         _print_report(report, draft.source)
     return 0
+
+
+def _review_batch(reviewer: Reviewer, lines: Iterable[BatchLine], clearance: int, user: str) -> int:
+    """Review each line's draft, as pasted text is (normalised, capped); a bad line is reported and the batch goes on."""
+    from review.draft import DraftError, draft_from_text
+
+    failed = False
+    for line in lines:
+        problem = line.error
+        if not problem:
+            try:
+                draft = draft_from_text(line.text, reviewer.settings.max_draft_chars)
+                print_json(reviewer.review(draft.text, clearance=clearance, user=user, rewrite=False).as_json(line.id))
+                continue
+            except DraftError as exc:
+                problem = exc.message
+        report_error(line, problem)
+        failed = True
+    return FAILED if failed else 0
 
 
 @click.command(cls=Command, help="从一部法规中提取审核要点（义务与禁止），导出清单\n\nDOCUMENT：文档 id 或标题（可省略“中华人民共和国”）")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from cli.batch_lines import FAILED, batch_lines, report_error
 from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, print_json
 from comply.db import connect
 from comply.levels import level_name
@@ -30,9 +30,16 @@ def _hit_json(hit: Hit) -> dict:
     return {k: full[k] for k in _HIT_KEYS}
 
 
+def too_long(query: str) -> str:
+    """Why a query is refused for its length (the ``max_question_chars`` setting), or '' when it is not."""
+    cap = current_settings().max_question_chars
+    return f"查询过长：共 {len(query)} 字，最多 {cap} 字" if len(query) > cap else ""
+
+
 @click.command(cls=Command, help="检索条款")
 @click.argument("query", required=False)
-@click.option("--queries", help="批量：JSONL，每行 {\"id\", \"query\"}")
+@click.option("--queries", help="批量：JSONL，每行 {\"id\", \"query\"}，每行输出一个 JSON；"
+              "格式不对的行输出 {\"id\", \"line\", \"error\"} 并继续，有这样的行时退出码为 1")
 @click.option("-k", "k", type=int, default=10)
 @click.option("--clearance", type=LEVEL, default=0, help=f"调用者密级：{LEVEL_NAMES}（默认 公开）")
 @click.option("--mode", type=click.Choice(("hybrid", "bm25", "dense")), default="hybrid")
@@ -41,14 +48,19 @@ def search(query: str | None, queries: str | None, k: int, clearance: int, mode:
     """Search clauses for one query, or for each line of a JSONL file (one JSON line out per query)."""
     searcher = _searcher()
     if queries:
-        for line in Path(queries).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                hits = searcher.search(item["query"], k=k, clearance=clearance, mode=mode)
-                print_json({"id": item.get("id"), "hits": [_hit_json(h) for h in hits]})
-        return 0
+        failed = False
+        for line in batch_lines(Path(queries), "query"):
+            if line.error or too_long(line.text):
+                report_error(line, line.error or too_long(line.text))
+                failed = True
+                continue
+            hits = searcher.search(line.text, k=k, clearance=clearance, mode=mode)
+            print_json({"id": line.id, "hits": [_hit_json(h) for h in hits]})
+        return FAILED if failed else 0
     if not query:
         return error("请给出查询语句，或用 --queries FILE.jsonl", 2)
+    if too_long(query):
+        return error(too_long(query), 2)
     hits = searcher.search(query, k=k, clearance=clearance, mode=mode)
     if as_json:
         print_json({"query": query, "hits": [_hit_json(h) for h in hits]})
@@ -69,6 +81,8 @@ def search(query: str | None, queries: str | None, k: int, clearance: int, mode:
 @click.option("--json", "as_json", is_flag=True)
 def cases(query: str, k: int, clearance: int, as_json: bool) -> int:
     """Search penalty cases similar to the query."""
+    if too_long(query):
+        return error(too_long(query), 2)
     hits = _searcher().search_cases(query, k=k, clearance=clearance)
     if as_json:
         print_json({"query": query, "cases": [h.as_json() for h in hits]})

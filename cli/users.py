@@ -1,4 +1,4 @@
-"""``comply users``: add, list, update and set the password of the app's user accounts."""
+"""``comply users``: add, list, update, set the password of and unlock the app's user accounts."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
 
-    first = getpass.getpass("密码（至少 8 个字符）：")
+    from assistant.passwords import MIN_PASSWORD_LENGTH
+
+    first = getpass.getpass(f"密码（至少 {MIN_PASSWORD_LENGTH} 个字符，不能是常见密码或包含用户名）：")
     if getpass.getpass("再次输入密码：") != first:
         raise ValueError("两次输入的密码不一致")
     return first
@@ -48,7 +50,7 @@ def _with_accounts(action: Callable[..., int]) -> Callable[..., int]:
     return run
 
 
-@click.group(cls=Group, help="用户管理：add 新建 / list 列出 / update 修改 / passwd 设置密码")
+@click.group(cls=Group, help="用户管理：add 新建 / list 列出 / update 修改 / passwd 设置密码 / unlock 解除登录限制")
 def users() -> None:
     """User accounts."""
 
@@ -140,4 +142,17 @@ def passwd(con: duckdb.DuckDBPyConnection, username: str, password_stdin: bool, 
         raise ValueError(f"用户 {username} 不存在")
     accounts.set_password(con, username, _read_password(password_stdin), actor=actor)
     click.echo(f"已为用户 {username} 设置新密码")
+    return 0
+
+
+@users.command(help="解除用户因登录失败过多而受到的限制（清除其失败登录记录，记入审计日志）")
+@click.argument("username")
+@click.option("--actor", default="cli", help="记入审计日志的操作人")
+@_with_accounts
+def unlock(con: duckdb.DuckDBPyConnection, username: str, actor: str) -> int:
+    """End a user's sign-in back-off."""
+    from assistant import accounts
+
+    cleared = accounts.unlock_user(con, username, actor=actor)
+    click.echo(f"已解除用户 {username} 的登录限制（清除失败登录 {cleared} 次）")
     return 0

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     embed_device: str = "auto"
     embed_batch_size: int = 32
     max_file_mb: float = 50.0
+    max_expanded_mb: float = 100.0
+    max_paragraphs: int = 50_000
+    max_pdf_pages: int = 2_000
+    max_draft_chars: int = 20_000
+    max_question_chars: int = 2_000
     article_max_chars: int = 600
     paragraph_chunk_chars: int = 500
     sensitive_words_file: Path = Field(PROJECT_ROOT / "config" / "sensitive_words.txt", validation_alias="COMPLY_SENSITIVE_WORDS")
@@ -88,6 +93,7 @@ class Settings(BaseSettings):
     llm_model: str = ""
     local_model: str = "qwen2.5-coder-1.5b"
     llm_timeout_s: float = Field(60.0, validation_alias="COMPLY_LLM_TIMEOUT")
+    llm_deadline_s: float = 300.0
     llm_connect_timeout_s: float = 5.0
     llm_retries: int = 2
     llm_backoff_s: float = 0.5
@@ -101,6 +107,7 @@ class Settings(BaseSettings):
     oidc: str = "off"
     disclosures_file: Path = Field(PROJECT_ROOT / "config" / "disclosures.toml", validation_alias="COMPLY_DISCLOSURES")
     generate_rounds: int = 3
+    audit_key_file: Path | None = None
 
     @field_validator("*", mode="after")
     @classmethod

@@ -317,6 +317,41 @@ def m009_generation(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m010_audit_signatures(con: duckdb.DuckDBPyConnection) -> None:
+    """Each audit row's signature by the installation key (rows written before this stay unsigned)."""
+    con.execute("ALTER TABLE audit_log ADD COLUMN sig VARCHAR")
+
+
+def m011_signin_sources(con: duckdb.DuckDBPyConnection) -> None:
+    """Where sign-ins come from: the source of each attempt, sources known to be good, and failures per source and window."""
+    con.execute("ALTER TABLE login_attempts ADD COLUMN source_hash VARCHAR")  # NULL: the caller gave no source
+    con.execute(
+        """
+        CREATE TABLE signin_sources (
+            username VARCHAR NOT NULL,
+            source_hash VARCHAR NOT NULL,      -- SHA-256 of the source the caller passed (never the source itself)
+            first_ok TIMESTAMP NOT NULL,       -- UTC
+            last_ok TIMESTAMP NOT NULL,
+            PRIMARY KEY (username, source_hash)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE signin_windows (
+            source_hash VARCHAR NOT NULL,      -- '' for callers that give no source
+            window_start TIMESTAMP NOT NULL,   -- UTC, a multiple of the window length
+            failures INTEGER NOT NULL,         -- failed sign-ins from the source (all names)
+            unknown INTEGER NOT NULL,          -- of which for names that are no account
+            refused INTEGER NOT NULL,          -- attempts refused unchecked (back-off)
+            last_failure TIMESTAMP,
+            flushed BOOLEAN NOT NULL,          -- its auth.failed_burst row is written (or none was needed)
+            PRIMARY KEY (source_hash, window_start)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -327,6 +362,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("007_eval_runs", m007_eval_runs),
     ("008_clients", m008_clients),
     ("009_generation", m009_generation),
+    ("010_audit_signatures", m010_audit_signatures),
+    ("011_signin_sources", m011_signin_sources),
 ]
 
 

@@ -25,6 +25,7 @@ from assistant.qa.verify import verify
 from comply.config import Settings
 from comply.lawtext.citations import normalize_law_name
 from comply.llm.client import LlmClient, LlmError
+from comply.llm.fence import fence
 from eval.jsonl import read_jsonl
 from retrieval.search import Searcher
 
@@ -77,8 +78,8 @@ def answer_model(keys: list[str]) -> type[BaseModel]:
 
 def messages(item: QaItem, clauses: list[Clause] | None, max_chars: int) -> list[dict]:
     """Chat messages for one question; ``clauses`` None means the closed-book condition."""
-    options = "\n".join(f"{k}. {v}" for k, v in item.choices.items())
-    body = f"【题目】\n{item.question}\n\n【选项】\n{options}\n\n"
+    options = "\n".join(f"{k}. {fence(v)}" for k, v in item.choices.items())
+    body = f"【题目】\n{fence(item.question)}\n\n【选项】\n{options}\n\n"
     if clauses is None:
         rules = "请输出 JSON：reason 为不超过 80 字的理由，choice 为所选选项的字母。"
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body + rules}]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from comply.files.tables import text_table
+from eval.jsonl import read_jsonl
 from eval.metrics import hit_at, ndcg_at, reciprocal_rank
 from eval.stats import latency_summary
 from retrieval.search import MODES, Hit, Searcher
@@ -33,16 +33,14 @@ def load_dataset(path: Path) -> list[RetrievalItem]:
     Raises:
         ValueError: naming the line of a malformed item.
     """
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        obj = json.loads(line)
-        relevant = [(r["doc"], r["article"]) for r in obj.get("relevant") or []]
-        if "query" not in obj or not (relevant or obj.get("answer_text")):
-            raise ValueError(f"{path} 第 {n} 行：需要 query，以及 relevant 或 answer_text")
-        items.append(RetrievalItem(str(obj.get("id", n)), obj["query"], relevant, obj.get("answer_text")))
-    return items
+    return read_jsonl(path, _item)
+
+
+def _item(obj: dict, n: int) -> RetrievalItem:
+    relevant = [(str(r["doc"]), str(r["article"])) for r in obj.get("relevant") or []]
+    if not isinstance(obj.get("query"), str) or not (relevant or obj.get("answer_text")):
+        raise ValueError("需要 query，以及 relevant 或 answer_text")
+    return RetrievalItem(str(obj.get("id", n)), obj["query"], relevant, obj.get("answer_text"))
 
 
 def _covers_reference(text: str, reference: str) -> bool:

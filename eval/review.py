@@ -20,6 +20,7 @@ from comply.config import load_settings
 from comply.files.tables import text_table
 from eval.jsonl import read_jsonl
 from review.baseline import apply_baseline
+from review.draft import normalise_text
 from review.findings import Located
 from review.rules import RuleSet, apply_rules, load_default_rules
 
@@ -60,13 +61,15 @@ def load_dataset(path: Path) -> list[Draft]:
 
 
 def _draft(obj: dict, n: int) -> Draft:
-    text = obj["text"]
+    """One item, its text and label spans normalised as every draft under review is (offsets refer to that text)."""
+    text = normalise_text(obj["text"])
     labels = []
     for label in obj.get("labels") or []:
-        start = text.find(label["span"])
-        if not label["span"] or start < 0:
+        span = normalise_text(label["span"])
+        start = text.find(span)
+        if not span or start < 0:
             raise ValueError(f"标注片段“{label['span']}”不在正文中")
-        labels.append(Label(label["span"], label["category"], start, start + len(label["span"])))
+        labels.append(Label(span, label["category"], start, start + len(span)))
     return Draft(str(obj.get("id", n)), obj.get("genre", ""), text, bool(obj.get("clean", not labels)), tuple(labels))
 
 

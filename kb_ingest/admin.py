@@ -1,6 +1,9 @@
-"""Administrator operations on documents: approve or reject a held document, delete, change level."""
+"""Administrator operations on documents: approve or reject a held document, delete, change level (of a case too)."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import duckdb
 
@@ -8,6 +11,7 @@ from comply import audit
 from comply.config import Settings
 from comply.db import transaction
 from comply.levels import level_name
+from kb_ingest.cases import parse_case
 from kb_ingest.pipeline import CorpusChange, apply_change
 
 
@@ -54,7 +58,12 @@ def delete(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, acto
 
 
 def set_level(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, level: int, actor: str) -> int | None:
-    """Change a document's security level; the index is rebuilt so clearance filtering follows at once."""
+    """Change the security level of a document (or of a live case, by its case id); the index is rebuilt so
+    clearance filtering follows at once. This is the one way to lower a level: an import never does."""
+    if con.execute("SELECT 1 FROM documents WHERE doc_id = ?", [doc_id]).fetchone() is None:
+        case = con.execute("SELECT level, raw, source_path FROM cases WHERE case_id = ? AND state = 'live'", [doc_id]).fetchone()
+        if case is not None:
+            return _set_case_level(settings, con, doc_id, case, level, actor)
     key, state, old = _doc(con, doc_id)
     if state not in ("live", "held"):
         raise AdminError(f"文档 {doc_id} 状态为 {state}，不能修改密级")
@@ -64,6 +73,17 @@ def set_level(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, l
         doc_updates={doc_id: {"level": level}},
         events=[("doc.level", doc_id, {"doc_key": key, "from": level_name(old), "to": level_name(level)})],
     )
+    return apply_change(settings, con, change, actor)
+
+
+def _set_case_level(settings: Settings, con: duckdb.DuckDBPyConnection, case_id: str, case: tuple, level: int,
+                    actor: str) -> int | None:
+    old, raw, source_path = case
+    if old == level:
+        return None
+    record = replace(parse_case(json.loads(raw), 0), source_path=source_path)
+    change = CorpusChange(case_upserts=[(record, level)],
+                          events=[("case.level", case_id, {"from": level_name(old), "to": level_name(level)})])
     return apply_change(settings, con, change, actor)
 
 

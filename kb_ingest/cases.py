@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from comply.files.errors import ReadError
-from comply.files.readers import decode_text, oversize_message
+from comply.files.limits import oversize_message
+from comply.files.readers import decode_text
 from comply.lawtext.citations import Citation, parse_citations
 
 _CASE_NUMBER = re.compile(r"([\u4e00-\u9fa5]{0,12}[〔\[]\d{4}[〕\]]\s*\d+\s*号)")

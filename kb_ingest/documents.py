@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from comply.config import Settings
+from comply.files.limits import ReadLimits
 from comply.files.readers import read_file
-from kb_ingest.chunking import ChunkDraft, chunk_document
+from kb_ingest.chunking import ChunkDraft, chunk_document, paragraph_chunks
 from kb_ingest.header import DocHeader, split_header
 from kb_ingest.structure import segment
 
@@ -38,11 +40,17 @@ class ParsedDocument:
 def parse_document(path: Path, settings: Settings) -> ParsedDocument:
     """Read and structure one file.
 
+    A short text whose only lines the header took (a one-line notice: "公司通知：下周一开会。") is kept whole,
+    as a text document of one chunk, rather than stored with nothing to search.
+
     Raises:
         ReadError: when the file cannot be read or holds no text.
     """
     data_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= settings.max_file_mb * 2**20 else ""
-    text = read_file(path, int(settings.max_file_mb * 2**20))
+    text = read_file(path, int(settings.max_file_mb * 2**20), ReadLimits.of(settings))
     header, body = split_header(text, path.stem)
     is_legal, chunks = chunk_document(path.stem, segment(body), settings.article_max_chars, settings.paragraph_chunk_chars)
+    if not chunks:  # read_file refused a file without text, so the whole text makes at least one chunk
+        is_legal, chunks = False, paragraph_chunks(path.stem, [p.strip() for p in re.split(r"\n\s*\n", text)], 0,
+                                                    settings.paragraph_chunk_chars)
     return ParsedDocument(path.stem, str(path.resolve()), data_hash, header, is_legal, chunks, text)

@@ -80,7 +80,19 @@ def _existing(con: duckdb.DuckDBPyConnection, doc_key: str) -> tuple[str, str, i
     ).fetchone()
 
 
-def _plan_document(settings, con, path, level, screener, change, seen_keys) -> FileResult:
+def _last_level(con: duckdb.DuckDBPyConnection, doc_key: str) -> int:
+    """The level of the document's latest version in any state (deleted, rejected …), 公开 for a new document."""
+    row = con.execute("SELECT level FROM documents WHERE doc_key = ? ORDER BY version DESC LIMIT 1", [doc_key]).fetchone()
+    return row[0] if row else 0
+
+
+def _lowering_refused(name: str, target: str, stored: int, level: int) -> str:
+    """Why an import may not lower a level, and the administrator's audited way to do it."""
+    return (f"{name}：知识库中的 {target} 密级为 {level_name(stored)}，导入不能降低密级，本文件未导入。"
+            f"如确需降为 {level_name(level)}，请由管理员在“知识库”页面修改密级，或执行 comply docs level {target} {level_name(level)}（记入审计日志）")
+
+
+def _plan_document(settings, con, path, level: int | None, screener, change, seen_keys) -> FileResult:
     try:
         doc = parse_document(path, settings)
     except ReadError as exc:
@@ -89,6 +101,10 @@ def _plan_document(settings, con, path, level, screener, change, seen_keys) -> F
         return FileResult(str(path), "error", f"{path.name}：同一批次中已有同名文档 {doc.doc_key}", "duplicate")
     seen_keys.add(doc.doc_key)
     previous = _existing(con, doc.doc_key)
+    if previous and level is not None and level < previous[2]:
+        return FileResult(str(path), "error", _lowering_refused(path.name, previous[0], previous[2], level), "level_lowered")
+    if level is None:
+        level = previous[2] if previous else _last_level(con, doc.doc_key)
     if previous and previous[1] == doc.content_hash:
         if previous[2] == level:
             return FileResult(str(path), "unchanged", "内容未变，跳过", doc_id=previous[0])
@@ -100,9 +116,11 @@ def _plan_document(settings, con, path, level, screener, change, seen_keys) -> F
     held = bool(hits)
     change.new_docs.append(NewDocument(doc, level, held, hits, previous[0] if previous else None))
     detail = {"doc_key": doc.doc_key, "hash": doc.content_hash, "level": level_name(level), "chunks": len(doc.chunks)}
+    if previous and previous[2] != level:
+        change.events.append(("doc.level", doc.doc_id(), {"doc_key": doc.doc_key, "from": level_name(previous[2]), "to": level_name(level)}))
     if held:
         change.events.append(("doc.hold", doc.doc_id(), {**detail, "flags": flags}))
-        return FileResult(str(path), "held", "命中敏感词，已进入待审队列，管理员批准后才会上线", doc_id=doc.doc_id(), chunks=len(doc.chunks), flags=flags)
+        return FileResult(str(path), "held", "命中敏感词或疑似针对大模型的指令，已进入待审队列，管理员批准后才会上线", doc_id=doc.doc_id(), chunks=len(doc.chunks), flags=flags)
     if previous:
         change.doc_updates[previous[0]] = {"state": "replaced"}
         change.events.append(("doc.replace", doc.doc_id(), {**detail, "replaces": previous[0]}))
@@ -111,19 +129,30 @@ def _plan_document(settings, con, path, level, screener, change, seen_keys) -> F
     return FileResult(str(path), "added", "", doc_id=doc.doc_id(), chunks=len(doc.chunks))
 
 
-def _plan_cases(settings, con, path, level, change) -> list[FileResult]:
+def _plan_cases(settings, con, path, level: int | None, change) -> list[FileResult]:
     try:
         records, problems = read_cases(path, int(settings.max_file_mb * 2**20))
     except ReadError as exc:
         return [FileResult(str(path), "error", exc.message, exc.kind)]
-    stored = dict(((r[0], (r[1], r[2])) for r in con.execute("SELECT case_id, content_hash, level FROM cases WHERE state = 'live'").fetchall()))
+    stored = {r[0]: (r[1], r[2]) for r in con.execute("SELECT case_id, content_hash, level FROM cases WHERE state = 'live'").fetchall()}
+    if level is not None:
+        lowered = [r.case_id for r in records if r.case_id in stored and level < stored[r.case_id][1]]
+        if lowered:
+            first = lowered[0]
+            message = _lowering_refused(path.name, first, stored[first][1], level)
+            return [FileResult(str(path), "error", message + (f"（另有 {len(lowered) - 1} 条案例同样如此）" if len(lowered) > 1 else ""),
+                               "level_lowered")]
     changed = 0
     for record in records:
-        if stored.get(record.case_id) == (record.content_hash, level):
+        old = stored.get(record.case_id)
+        record_level = level if level is not None else (old[1] if old else 0)
+        if old == (record.content_hash, record_level):
             continue
-        change.case_upserts.append((record, level))
-        action = "case.replace" if record.case_id in stored else "case.add"
-        change.events.append((action, record.case_id, {"hash": record.content_hash, "level": level_name(level), "title": record.title}))
+        change.case_upserts.append((record, record_level))
+        action = "case.replace" if old else "case.add"
+        change.events.append((action, record.case_id, {"hash": record.content_hash, "level": level_name(record_level), "title": record.title}))
+        if old and old[1] != record_level:
+            change.events.append(("case.level", record.case_id, {"from": level_name(old[1]), "to": level_name(record_level)}))
         changed += 1
     results = [FileResult(str(path), "cases", f"{len(records)} 条案例，其中 {changed} 条新增或更新")]
     results += [FileResult(str(path), "error", msg, "invalid") for msg in problems]
@@ -131,9 +160,15 @@ def _plan_cases(settings, con, path, level, change) -> list[FileResult]:
 
 
 def ingest(
-    settings: Settings, con: duckdb.DuckDBPyConnection, paths: list[Path], level: int = 0, actor: str = "system", progress: bool = False
+    settings: Settings, con: duckdb.DuckDBPyConnection, paths: list[Path], level: int | None = None, actor: str = "system",
+    progress: bool = False,
 ) -> IngestReport:
-    """Ingest files and folders; bad files are reported and skipped, the rest go live together."""
+    """Ingest files and folders; bad files are reported and skipped, the rest go live together.
+
+    ``level`` None keeps the stored level of a document (or case) already in the knowledge base, and gives a new
+    one 公开. An explicit level may raise a stored level (audited) but never lower it: that file is refused, since
+    lowering is an administrator's audited decision (:func:`kb_ingest.admin.set_level`).
+    """
     files, results = collect_files(paths)
     screener = Screener.from_file(settings.sensitive_words_file)
     change, seen_keys = CorpusChange(), set()

@@ -9,20 +9,23 @@ import duckdb
 
 from comply.config import Settings
 from comply.db import rows_as_dicts
-from comply.levels import level_name
+from comply.levels import LEVELS, level_name
 from corpus import describe
 
 DOC_STATES = {"live": "在用", "held": "待审", "replaced": "已替换", "deleted": "已删除", "rejected": "已驳回"}
+FULL_CLEARANCE = len(LEVELS) - 1
 
 
-def documents(con: duckdb.DuckDBPyConnection, states: Sequence[str] = ()) -> list[dict]:
-    """Documents (all versions) in the given states (all states when empty), by title then version.
+def documents(con: duckdb.DuckDBPyConnection, states: Sequence[str] = (), clearance: int = FULL_CLEARANCE) -> list[dict]:
+    """Documents (all versions) at or below ``clearance`` in the given states (all states when empty), by title
+    then version. Pass the reader's clearance; the default (every level) is for the command line's operator.
 
     ``level`` is the level name, ``state_name`` the Chinese state, ``flags`` the parsed sensitive-word hits.
     """
     rows = rows_as_dicts(con.execute(
         "SELECT doc_id, doc_key, title, doc_type, version, state, level, n_chunks, flags, ingested_at FROM documents "
-        "WHERE len(?) = 0 OR list_contains(?, state) ORDER BY doc_key, version", [list(states), list(states)]
+        "WHERE (len(?) = 0 OR list_contains(?, state)) AND level <= ? ORDER BY doc_key, version",
+        [list(states), list(states), clearance],
     ))
     for r in rows:
         r["level"] = level_name(r["level"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from kb_ingest.linking import link_case
 from kb_ingest.screening import ScreenHit
 from retrieval.embedding import get_embedder
 from retrieval.links import ArticleChunk, LawResolver, LiveDoc
-from retrieval.store import prune
+from retrieval.store import prune, version_dir
 
 
 @dataclass
@@ -127,27 +128,44 @@ def apply_change(
     path = build_version(settings, con, embedder, version, chunk_rows, case_rows, [d["doc_key"] for d in docs.values()], progress)
     if progress:
         print(f"提交事务并切换到索引版本 v{version}…", file=sys.stderr, flush=True)
-    with transaction(con):
-        _write_documents(con, change)
-        _write_cases(con, change)
-        con.execute("DELETE FROM case_citations")
-        if links:
-            con.executemany(
-                "INSERT INTO case_citations VALUES ($case_id, $role, $raw, $law, $article, $article_no, $doc_key, $chunk_id, $note)", links
+    try:
+        with transaction(con):
+            _write_documents(con, change)
+            _write_cases(con, change)
+            con.execute("DELETE FROM case_citations")
+            if links:
+                con.executemany(
+                    "INSERT INTO case_citations VALUES ($case_id, $role, $raw, $law, $article, $article_no, $doc_key, $chunk_id, $note)", links
+                )
+            con.execute("UPDATE index_versions SET state = 'retired' WHERE state = 'live'")
+            con.execute(
+                "INSERT INTO index_versions VALUES (?, ?, 'live', ?, ?, ?, ?, ?)",
+                [version, str(path), len(chunk_rows), len(case_rows), embedder.name, _dense_kind(path), _now()],
             )
-        con.execute("UPDATE index_versions SET state = 'retired' WHERE state = 'live'")
-        con.execute(
-            "INSERT INTO index_versions VALUES (?, ?, 'live', ?, ?, ?, ?, ?)",
-            [version, str(path), len(chunk_rows), len(case_rows), embedder.name, _dense_kind(path), _now()],
-        )
-        for action, target, detail in change.events:
-            audit.append(con, actor, action, target, detail)
-        audit.append(con, actor, "index.swap", f"v{version}", {"chunks": len(chunk_rows), "cases": len(case_rows)})
+            for action, target, detail in change.events:
+                audit.append(con, actor, action, target, detail)
+            audit.append(con, actor, "index.swap", f"v{version}", {"chunks": len(chunk_rows), "cases": len(case_rows)})
+    except BaseException:
+        _discard_unrecorded(con, settings, version)
+        raise
     keep = {r[0] for r in con.execute(
         "SELECT version FROM index_versions ORDER BY version DESC LIMIT ?", [settings.keep_index_versions]
     ).fetchall()}
     prune(settings.index_root, keep)
     return version
+
+
+def _discard_unrecorded(con: duckdb.DuckDBPyConnection, settings: Settings, version: int) -> None:
+    """Remove the folder of a version whose transaction failed, unless the database records that version.
+
+    (Another session of the same process may have committed the same number meanwhile; its folder stays.)
+    """
+    try:
+        recorded = con.execute("SELECT count(*) FROM index_versions WHERE version = ?", [version]).fetchone()[0]
+    except duckdb.Error:
+        return  # the database cannot say: keep the folder, the next change prunes it if it is not live
+    if not recorded:
+        shutil.rmtree(version_dir(settings.index_root, version), ignore_errors=True)
 
 
 def _hash(text: str) -> str:

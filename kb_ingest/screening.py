@@ -1,4 +1,5 @@
-"""Upload screening: a configurable sensitive-word list (words and ``re:`` patterns) flags documents for review."""
+"""Upload screening: a configurable sensitive-word list (words and ``re:`` patterns) and built-in patterns of text
+addressed to a language model (an injected instruction) flag documents for an administrator's review."""
 
 from __future__ import annotations
 
@@ -9,14 +10,36 @@ from pathlib import Path
 from comply.files.errors import ReadError
 from comply.files.readers import decode_text
 
+# Text that speaks to a language model rather than to a reader of a regulation: told to drop its instructions,
+# to take another role or to answer a set text, or shaped as a chat turn. Built in, so that no edit of the word
+# list turns it off; a document holding any of it waits for an administrator like one with a sensitive word.
+_BEFORE = r"(?:以上|上面|上述|前面|前述|之前|此前|先前|所有|全部|一切|原有|原来)"
+_ORDERS = r"(?:指令|指示|提示词?|规则|设定|要求|约束|命令)"
+INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
+    ("要求忽略先前指令", rf"(?:忽略|无视|忘记|忘掉|不要理会|不必遵守|跳过|丢弃){_BEFORE}(?:的)?(?:所有|全部|一切)?(?:的)?{_ORDERS}"),
+    ("要求忽略先前指令", (r"(?i)\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?"
+                         r"(?:previous|prior|above|earlier|preceding|former)\s+(?:instructions?|prompts?|rules|directions|messages?)")),
+    ("改变模型身份", r"你现在(?:是|扮演|的身份|的角色)|从现在(?:起|开始)，?你(?:是|将|要)|你的新(?:身份|角色|任务)是|(?i:\byou\s+are\s+now\b)"),
+    ("系统提示词", r"(?i)system\s*prompt|系统提示词|系统指令"),
+    ("要求输出指定内容", r"(?:请|直接|只|必须)?(?:原样|逐字)?(?:输出|回答|回复)以下内容|(?:一律|只能|必须)(?:回答|回复|输出)[:：]"),
+    ("伪造对话角色", r"【\s*(?:系统|指令|system|System|SYSTEM)\s*】|(?:^|\n)[ \t]*(?:system|assistant|System|Assistant)[ \t]*[:：]|<\|[A-Za-z_]{2,20}\|>"),
+))
+_PASSAGE_TAIL = 24  # characters after an instruction kept in its flag, so that an administrator sees what it asks
+
 
 @dataclass(frozen=True)
 class ScreenHit:
-    """One match: the rule that fired, the matched text (masked) and its offset."""
+    """One match: the rule that fired, what it matched (personal data masked) and its offset."""
 
     rule: str
     match: str
     offset: int
+
+
+def _passage(text: str, m: re.Match[str]) -> str:
+    """The matched instruction and what follows it on its line (at most ``_PASSAGE_TAIL`` characters)."""
+    line_end = text.find("\n", m.end())
+    return text[m.start():min(m.end() + _PASSAGE_TAIL, len(text) if line_end < 0 else line_end)].strip()
 
 
 def _mask(text: str) -> str:
@@ -65,8 +88,12 @@ class Screener:
         return cls(words, patterns)
 
     def screen(self, text: str, limit: int = 20) -> list[ScreenHit]:
-        """Return up to ``limit`` hits, in order of position; matched personal data is masked."""
-        hits = []
+        """Return up to ``limit`` hits, in order of position; matched personal data is masked.
+
+        An instruction to a model is named ``指令注入：…`` and quoted with what follows it on its line.
+        """
+        hits = [ScreenHit(f"指令注入：{name}", _passage(text, m), m.start())
+                for name, pattern in INJECTION_PATTERNS for m in pattern.finditer(text)]
         for word in self.words:
             start = text.find(word)
             if start >= 0:

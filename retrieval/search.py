@@ -108,12 +108,16 @@ class Searcher:
         return _load(*live)
 
     def _embed(self, text: str) -> np.ndarray:
+        return self.embed_many([text])[0]
+
+    def embed_many(self, texts: list[str]) -> np.ndarray:
+        """Query vectors for several texts in one batch (one at a time, the model dominates a long review)."""
         s = self.settings
-        return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode([text])[0]
+        return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode(texts)
 
     def rank(
         self, index: IndexVersion, coll: Collection, query: str, clearance: int, mode: str, floor: float,
-        prefer: frozenset[str] = frozenset(), depth: int = CANDIDATES,
+        prefer: frozenset[str] = frozenset(), depth: int = CANDIDATES, vector: np.ndarray | None = None,
     ) -> list[tuple[str, float]]:
         """Ids ranked for the query among rows visible at this clearance, with their scores.
 
@@ -122,11 +126,12 @@ class Searcher:
         is at least ``floor - FLOOR_MARGIN``. BM25 keeps rows with any term match; its query is the question's
         tokens plus statutory terms for colloquial words in it (:func:`retrieval.expansion.expansion_terms`).
         In hybrid mode, ids whose prefix (the document id of a chunk) is in ``prefer`` (documents the query
-        names by title or short title) get a small boost. ``coll`` is one of ``index``'s collections.
+        names by title or short title) get a small boost. ``coll`` is one of ``index``'s collections; ``vector``
+        is the query's embedding when the caller computed it already (:meth:`embed_many`).
         """
         if mode not in MODES:
             raise ValueError(f"未知检索模式 {mode}，可选：{', '.join(MODES)}")
-        vec = self._embed(query) if mode != "bm25" else None
+        vec = (self._embed(query) if vector is None else vector) if mode != "bm25" else None
         dense = dict(coll.dense_search(vec, depth, clearance)) if vec is not None else {}
         sparse = {}
         if mode != "dense":
@@ -181,13 +186,14 @@ class Searcher:
         ))
         return {r["chunk_id"]: r for r in rows}
 
-    def search_cases(self, query: str, k: int = 5, clearance: int = 0) -> list[CaseHit]:
-        """Penalty / supervisory cases whose conduct is closest to the query, within clearance."""
+    def search_cases(self, query: str, k: int = 5, clearance: int = 0, vector: np.ndarray | None = None) -> list[CaseHit]:
+        """Penalty / supervisory cases whose conduct is closest to the query, within clearance (``vector``: see
+        :meth:`rank`)."""
         query = query.strip()
         if not query or k <= 0:
             return []
         index = self.index()
-        ranked = self.rank(index, index.cases, query, clearance, "hybrid", self.settings.case_dense_floor)[:k]
+        ranked = self.rank(index, index.cases, query, clearance, "hybrid", self.settings.case_dense_floor, vector=vector)[:k]
         rows = rows_as_dicts(self.con.execute(
             "SELECT case_id, title, authority, date, measure_type, penalty, "
             "coalesce(violation_summary, left(full_text, 160)) AS snippet, level FROM cases "

@@ -1,12 +1,16 @@
 """A marketing draft as plain text: where it came from, OCR lines for images, and the one text normalisation.
 
 Every failure to read a draft is a :class:`DraftError` with a kind and a message in Simplified Chinese.
+Every way into a review (paste, file, batch line, evaluation set) goes through :func:`normalise_text`,
+and a review refuses a draft longer than the ``max_draft_chars`` setting (:func:`review_text`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from comply.config import load_settings
 
 PASTED = "粘贴文本"
 # Zero-width and invisible format characters (also used to slip banned words past a filter), C0/C1
@@ -65,13 +69,25 @@ def normalise_text(text: str) -> str:
     return _INVISIBLE.sub("", _NEWLINES.sub("\n", text))
 
 
-def draft_from_text(text: str) -> Draft:
-    """A draft from pasted text.
+def review_text(text: str, max_chars: int) -> str:
+    """The normalised text of a draft, refused when longer than ``max_chars`` characters.
 
     Raises:
-        DraftError: ``empty`` when nothing but whitespace is left.
+        DraftError: ``too_large``, naming the draft's length and the cap.
     """
     clean = normalise_text(text)
+    if len(clean) > max_chars:
+        raise DraftError("too_large", f"文案共 {len(clean):,} 字，超过单篇审核上限 {max_chars:,} 字，请删减或拆分后分别审核")
+    return clean
+
+
+def draft_from_text(text: str, max_chars: int | None = None) -> Draft:
+    """A draft from pasted text (or one line of a batch); ``max_chars`` defaults to the ``max_draft_chars`` setting.
+
+    Raises:
+        DraftError: ``empty`` when nothing but whitespace is left, ``too_large`` over ``max_chars``.
+    """
+    clean = review_text(text, load_settings().max_draft_chars if max_chars is None else max_chars)
     if not clean.strip():
         raise DraftError("empty", "没有可审核的内容：请粘贴文案文字，或上传 TXT、DOCX、PDF 文件或海报图片")
     return Draft(text=clean, source=PASTED, kind="text")

@@ -19,6 +19,7 @@ class ClauseResolver:
         self.clearance = clearance
         self._docs: list[LiveDoc] = visible_docs(con, clearance)
         self._basis: dict[str, list[ClauseRef]] = {}
+        self._searched: dict[tuple[str, int], list[ClauseRef]] = {}
 
     def _rows(self, chunk_ids: list[str]) -> list[ClauseRef]:
         rows = rows_as_dicts(self.con.execute(
@@ -46,6 +47,9 @@ class ClauseResolver:
         return list(out.values())[:limit]
 
     def search(self, text: str, k: int) -> list[ClauseRef]:
-        """The top clauses retrieved for a passage of the draft."""
-        hits = self.searcher.search(text[:500], k=k, clearance=self.clearance)
-        return [ClauseRef(h.chunk_id, h.doc_title, h.article, h.path, h.text) for h in hits]
+        """The top clauses retrieved for a passage of the draft (its first 500 characters; each passage searched once)."""
+        key = (text[:500], k)
+        if key not in self._searched:
+            hits = self.searcher.search(key[0], k=k, clearance=self.clearance)
+            self._searched[key] = [ClauseRef(h.chunk_id, h.doc_title, h.article, h.path, h.text) for h in hits]
+        return self._searched[key]

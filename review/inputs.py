@@ -13,7 +13,8 @@ import zipfile
 from pathlib import Path
 
 from comply.files.errors import ReadError
-from comply.files.readers import TEXT_SUFFIXES, decode_text, oversize_message, read_docx, read_pdf
+from comply.files.limits import DEFAULT_LIMITS, ReadLimits, check_paragraphs, oversize_message
+from comply.files.readers import TEXT_SUFFIXES, decode_text, read_docx, read_pdf
 from review.draft import Draft, DraftError, OcrLine, normalise_text
 from review.ocr import ocr_images, open_image, pdf_images
 
@@ -21,8 +22,9 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
 _READ_KINDS = {"oversize": "too_large"}
 
 
-def read_draft(name: str, data: bytes, max_mb: float = 20.0) -> Draft:
-    """A draft from an uploaded file, by its content (magic bytes) first and its extension second.
+def read_draft(name: str, data: bytes, max_mb: float = 20.0, limits: ReadLimits = DEFAULT_LIMITS) -> Draft:
+    """A draft from an uploaded file, by its content (magic bytes) first and its extension second; what the file
+    expands to (DOCX parts, PDF pages and streams, text lines) is held to ``limits``, images to the pixel cap.
 
     Raises:
         DraftError: for unsupported, too large, empty, undecodable, encrypted or corrupt files, and
@@ -39,10 +41,11 @@ def read_draft(name: str, data: bytes, max_mb: float = 20.0) -> Draft:
     try:
         if kind == "txt":
             text = decode_text(data, source)
+            check_paragraphs(source, sum(1 for line in text.splitlines() if line.strip()), limits)
         elif kind == "image":
             text, ocr = ocr_images([(0, open_image(source, data))], source, "图片中没有识别出文字")
         else:
-            text, ocr = _read_office(kind, source, data)
+            text, ocr = _read_office(kind, source, data, limits)
     except ReadError as exc:
         raise DraftError(_READ_KINDS.get(exc.kind, exc.kind), exc.message) from exc
     text = normalise_text(text)
@@ -79,19 +82,19 @@ def _is_docx(data: bytes) -> bool:
         return False
 
 
-def _read_office(kind: str, source: str, data: bytes) -> tuple[str, tuple[OcrLine, ...]]:
+def _read_office(kind: str, source: str, data: bytes, limits: ReadLimits) -> tuple[str, tuple[OcrLine, ...]]:
     """Read a DOCX or PDF with the knowledge-base readers (which take a path); OCR a scanned PDF."""
     with tempfile.TemporaryDirectory(prefix="draft-") as folder:
         path = Path(folder) / f"upload.{kind}"
         path.write_bytes(data)
         try:
             if kind == "docx":
-                return read_docx(path), ()
+                return read_docx(path, limits), ()
             try:
-                return read_pdf(path), ()
+                return read_pdf(path, limits), ()
             except ReadError as exc:
                 if exc.kind != "image_only":
                     raise
-            return ocr_images(pdf_images(path, source), source, "PDF 是扫描件（只有图片），图片中没有识别出文字")
+            return ocr_images(pdf_images(path, source, limits), source, "PDF 是扫描件（只有图片），图片中没有识别出文字")
         except ReadError as exc:
             raise ReadError(exc.kind, exc.message.replace(path.name, source)) from exc

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from comply.llm.fence import fence
 from comply.llm.protocol import ChatModel
 from review.findings import ClauseRef, Finding
 from review.taxonomy import Taxonomy
@@ -57,15 +58,16 @@ def review_model(category_ids: tuple[str, ...]) -> type[BaseModel]:
 
 
 def review_messages(draft: str, clauses: list[ClauseRef], known: list[Finding], taxonomy: Taxonomy, clause_chars: int = 160) -> list[dict]:
-    """Messages asking for the findings the rules have not already made, citing numbered clauses."""
+    """Messages asking for the findings the rules have not already made, citing numbered clauses (all data fenced)."""
     categories = "\n".join(f"- {c.id}：{c.name_zh}" for c in taxonomy.categories)
     numbered = "\n".join(
-        f"[{n}] {c.path}：{c.text[:clause_chars]}{'……' if len(c.text) > clause_chars else ''}" for n, c in enumerate(clauses, start=1)
+        f"[{n}] {fence(c.path)}：{fence(c.text[:clause_chars])}{'……' if len(c.text) > clause_chars else ''}"
+        for n, c in enumerate(clauses, start=1)
     )
-    found = "\n".join(f"- “{f.span}”（{f.category}）" for f in known) or "（无）"
+    found = "\n".join(f"- “{fence(f.span)}”（{f.category}）" for f in known) or "（无）"
     user = (
         f"【类别】\n{categories}\n\n【参考条款】\n{numbered or '（无）'}\n\n【已发现的问题】\n{found}\n\n"
-        f"【文案】\n{draft}\n【文案结束】\n\n{RULES}"
+        f"【文案】\n{fence(draft)}\n【文案结束】\n\n{RULES}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -86,8 +88,8 @@ def llm_findings(client: ChatModel, draft: str, clauses: list[ClauseRef], known:
 
 
 def problem_list(problems: list[tuple[str, str]]) -> str:
-    """Problems (span, advice) as the numbered list the rewrite and fix prompts show."""
-    return "\n".join(f"{n}. “{span}”：{advice}" for n, (span, advice) in enumerate(problems, start=1))
+    """Problems (span, advice) as the numbered list the rewrite and fix prompts show, fenced as data."""
+    return "\n".join(f"{n}. “{fence(span)}”：{fence(advice)}" for n, (span, advice) in enumerate(problems, start=1))
 
 
 def rewrite_messages(draft: str, problems: list[tuple[str, str]]) -> list[dict]:
@@ -95,5 +97,5 @@ def rewrite_messages(draft: str, problems: list[tuple[str, str]]) -> list[dict]:
     listed = problem_list(problems)
     return [
         {"role": "system", "content": REWRITE_SYSTEM},
-        {"role": "user", "content": f"【问题】\n{listed}\n\n【文案】\n{draft}\n【文案结束】"},
+        {"role": "user", "content": f"【问题】\n{listed}\n\n【文案】\n{fence(draft)}\n【文案结束】"},
     ]

@@ -9,10 +9,12 @@ import io
 import math
 import statistics
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from comply.files.limits import DEFAULT_LIMITS, ReadLimits, pdf_bounds
 from review.draft import DraftError, OcrLine, Point, normalise_text
 
 if TYPE_CHECKING:
@@ -26,33 +28,77 @@ _TILE_SIDE = 2000  # RapidOCR shrinks anything longer than this; long screenshot
 _TILE_OVERLAP = 300  # taller than any text line expected in a long screenshot
 
 
-def pdf_images(path: Path, source: str) -> list[tuple[int, Image.Image]]:
-    """The decodable images of a PDF without a text layer, numbered in document order."""
+def pdf_images(path: Path, source: str, limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, Image.Image]]:
+    """The decodable images of a PDF without a text layer, numbered in document order.
+
+    Before any image is decoded they are counted and each one's declared size is held against the pixel cap;
+    then they are decoded one at a time, as the caller reads them, so only one is held in memory.
+    """
     from pypdf import PdfReader
 
-    reader = PdfReader(str(path), strict=False)
-    if reader.is_encrypted:
-        reader.decrypt("")  # read_pdf already refused PDFs that need a password
-    files: list[Any] = []
-    for page in reader.pages:
+    with pdf_bounds(limits):
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")  # read_pdf already refused PDFs that need a password
+        found: list[tuple[Any, Any]] = []
+        for page in reader.pages:
+            try:
+                found += [(page, key) for key in page.images.keys()]  # noqa: SIM118 - iterating would decode them all
+            except Exception:  # noqa: BLE001, S112 - a page whose image list is broken adds nothing
+                continue
+        if len(found) > MAX_PDF_OCR_IMAGES:
+            raise DraftError("too_large", f"{source}：扫描版 PDF 含 {len(found)} 张图片，超过文字识别上限 {MAX_PDF_OCR_IMAGES} 张，请上传文字版或拆分后上传")
+        if any(_declared_pixels(page, key) > MAX_IMAGE_PIXELS for page, key in found):
+            raise _pdf_image_too_large(source)
+    return _decoded(found, source, limits)
+
+
+def _pdf_image_too_large(source: str) -> DraftError:
+    return DraftError("too_large", f"{source}：PDF 中的图片尺寸过大（超过 {MAX_IMAGE_PIXELS // 1_000_000} 百万像素），请缩小后上传")
+
+
+def _declared_pixels(page: Any, key: str | list[str]) -> int:
+    """An image's pixel count before decoding: as its dictionary declares it and, for an embedded JPEG or JPEG 2000,
+    as the file's own header says (the larger). 0 for an inline image, or one without a readable dictionary."""
+    from PIL import Image as PILImage
+
+    names = [key] if isinstance(key, str) else list(key)
+    if names[-1].startswith("~"):
+        return 0  # inline images live in the content stream, whose size pypdf already bounded
+    try:
+        holder = page
+        for name in names:
+            holder = holder["/Resources"].get_object()["/XObject"].get_object()[name].get_object()
+        pixels = int(holder["/Width"]) * int(holder["/Height"])
+        filters = holder.get("/Filter")
+        last = filters[-1] if isinstance(filters, list) and filters else filters
+        if last in ("/DCTDecode", "/JPXDecode"):
+            with PILImage.open(io.BytesIO(holder.get_data())) as header:  # reads the header only
+                pixels = max(pixels, header.width * header.height)
+        return pixels
+    except PILImage.DecompressionBombError:
+        return MAX_IMAGE_PIXELS + 1
+    except Exception:  # noqa: BLE001 - not a readable image: pypdf will fail to decode it and it is skipped
+        return 0
+
+
+def _decoded(found: list[tuple[Any, Any]], source: str, limits: ReadLimits) -> Iterator[tuple[int, Image.Image]]:
+    """Decode the found images one at a time, skipping undecodable and tiny ones; none at all is an error."""
+    yielded = False
+    for number, (page, key) in enumerate(found):
         try:
-            files.extend(page.images)
-        except Exception:  # noqa: BLE001, S112 - a page whose image list is broken adds nothing
-            continue
-    if len(files) > MAX_PDF_OCR_IMAGES:
-        raise DraftError("too_large", f"{source}：扫描版 PDF 含 {len(files)} 张图片，超过文字识别上限 {MAX_PDF_OCR_IMAGES} 张，请上传文字版或拆分后上传")
-    images: list[tuple[int, Image.Image]] = []
-    for number, file in enumerate(files):
-        try:
-            image = file.image
-            image.load()
+            with pdf_bounds(limits):
+                image = page.images[key].image
+                image.load()
         except Exception:  # noqa: BLE001, S112 - an undecodable stream (e.g. JBIG2 without a decoder) is skipped
             continue
-        if image is not None and min(image.size) >= _MIN_IMAGE_SIDE:
-            images.append((number, image))
-    if not images:
+        if image.width * image.height > MAX_IMAGE_PIXELS:  # an inline image, only measurable once decoded
+            raise _pdf_image_too_large(source)
+        if min(image.size) >= _MIN_IMAGE_SIDE:
+            yielded = True
+            yield number, image
+    if not yielded:
         raise DraftError("image_only", f"{source}：PDF 是扫描件（只有图片、没有文字层），且无法提取其中的图片进行文字识别，请上传文字版 PDF 或页面截图")
-    return images
 
 
 def open_image(source: str, data: bytes) -> Image.Image:
@@ -154,7 +200,7 @@ def _rows(lines: list[_Raw]) -> list[list[_Raw]]:
     return [sorted(row, key=lambda ln: ln.left) for row in rows]
 
 
-def ocr_images(images: list[tuple[int, Image.Image]], source: str, nothing: str) -> tuple[str, tuple[OcrLine, ...]]:
+def ocr_images(images: Iterable[tuple[int, Image.Image]], source: str, nothing: str) -> tuple[str, tuple[OcrLine, ...]]:
     """Text of the images (rows joined by newlines, images by blank lines) and its OCR lines with offsets."""
     text, lines = "", []
     for number, image in images:

@@ -16,11 +16,13 @@ from comply.levels import level_name
 from comply.llm.client import LlmError
 from comply.llm.protocol import ChatModel
 from retrieval.search import Searcher
-from review.findings import SEVERITIES, CaseRef, ClauseRef, Finding
+from review.draft import review_text
+from review.findings import SEVERITIES, ClauseRef, Finding
 from review.grounding import ClauseResolver
 from review.llm_review import llm_findings, rewrite_messages
 from review.rules import apply_rules, load_default_rules
 from review.sections import split_sections
+from review.similar_cases import attach_cases, sentence_around
 from review.taxonomy import Taxonomy, load_taxonomy
 from review.verify import CheckedFinding, check_findings, new_figures
 
@@ -83,7 +85,7 @@ class Reviewer:
             end = section.start + len(section.text)
             known = [f for f in found if f.start < end and f.end > section.start]
             pool: dict[str, ClauseRef] = {}
-            flagged = [r for f in known for r in resolver.search(_sentence(text, f.start, f.end), k=1)]
+            flagged = [r for f in known for r in resolver.search(sentence_around(text, f.start, f.end), k=1)]
             for ref in [r for f in known for r in f.citations] + flagged + resolver.search(section.text, k=4):
                 pool.setdefault(ref.chunk_id, ref)
             clauses = list(pool.values())[:8]
@@ -98,27 +100,22 @@ class Reviewer:
                     added.append(self._from_llm(c, text, resolver))
         return added, dropped
 
-    def _cases(self, finding: Finding, text: str, clearance: int, k: int = 3) -> list[CaseRef]:
-        linked = self.searcher.cases_for_chunks([c.chunk_id for c in finding.citations], clearance)
-        out: dict[str, CaseRef] = {}
-        for cases in linked.values():
-            for case in cases:
-                out.setdefault(case["case_id"], CaseRef(case["case_id"], case["title"], None, case.get("date"), case.get("measure_type")))
-        sentence = _sentence(text, finding.start, finding.end)
-        for hit in self.searcher.search_cases(sentence, k=k, clearance=clearance):
-            out.setdefault(hit.case_id, CaseRef(hit.case_id, hit.title, hit.authority, hit.date, hit.measure_type, hit.snippet[:120]))
-        return list(out.values())[:k]
-
     def review(
         self, text: str, *, clearance: int = 0, user: str = "anonymous", rewrite: bool = True, max_rounds: int = 2, audit: bool = True,
     ) -> ReviewReport:
         """Review one draft; rules always run, the LLM adds findings when available, and the review is audited.
 
         ``audit=False`` is for a preview that a full (audited) review of the same draft follows at once.
+        The draft is normalised first (:func:`review.draft.normalise_text`); the report's ``draft`` is that
+        text and every offset refers to it.
 
         Model findings only add to the rule findings (an instruction inside the draft cannot remove
         one); a model finding whose span is not verbatim in the draft is dropped and reported.
+
+        Raises:
+            DraftError: ``too_large`` when the draft is longer than the ``max_draft_chars`` setting.
         """
+        text = review_text(text, self.settings.max_draft_chars)
         started = time.perf_counter()
         resolver = ClauseResolver(self.searcher, self.con, clearance)
         findings = self.rule_findings(text, resolver)
@@ -130,8 +127,7 @@ class Reviewer:
                 report.mode, report.notice = LLM, ""
             except LlmError as exc:
                 report.notice = f"仅规则审核（大模型调用失败：{exc}）"
-        for finding in report.findings:
-            finding.cases = self._cases(finding, text, clearance)
+        attach_cases(self.searcher, report.findings, text, clearance)
         if rewrite and report.mode == LLM and report.findings:
             self._rewrite(report, resolver, max_rounds)
         report.total_s = time.perf_counter() - started
@@ -182,10 +178,3 @@ def merge(rule_findings: list[Finding], llm: list[Finding]) -> list[Finding]:
         if not same:
             out.append(f)
     return sorted(out, key=lambda f: (f.start, (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 3)))
-
-
-def _sentence(text: str, start: int, end: int) -> str:
-    """The sentence around a span (for case search)."""
-    left = max(text.rfind(d, 0, start) for d in "。！？；\n") + 1
-    rights = [i for i in (text.find(d, end) for d in "。！？；\n") if i >= 0]
-    return text[left:min(rights) if rights else len(text)].strip() or text[start:end]

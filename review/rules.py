@@ -236,8 +236,12 @@ def _compile(rule: Rule) -> _Compiled:
 
 
 def _inside(quoted: list[tuple[int, int]], start: int, end: int) -> bool:
-    """Whether ``[start, end)`` lies strictly within one of the quoted passages (inside its marks)."""
-    return any(q_start < start and end < q_end for q_start, q_end in quoted)
+    """Whether ``[start, end)`` lies strictly within one of the quoted passages (inside its marks).
+
+    ``quoted`` is in order and its passages do not overlap, so only the last one opening before ``start`` can hold it.
+    """
+    i = bisect.bisect_left(quoted, (start, -1)) - 1
+    return i >= 0 and end < quoted[i][1]
 
 
 def _delimiter_positions(text: str, delims: str) -> list[int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -12,6 +14,10 @@ from support import INTERNAL_POLICY, REGULATIONS, SECRET_POLICY, make_settings
 from comply.config import Settings
 from comply.db import connect
 from kb_ingest.ingest import IngestReport, default_sources, ingest
+
+# Audit signing keys default to ~/.config/comply; every test (and every process it starts) keeps them in a
+# private folder instead, so the suite never writes into the user's configuration.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="comply-test-config-")
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator, Iterator
 
 from assistant.qa.answer import LLM, Answer
 from assistant.qa.history import StoredMessage
 from assistant.qa.prompt import Turn
 from comply.levels import level_name
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$])")
 
 
 class AnswerStream:
@@ -74,13 +71,3 @@ def meta_caption(meta: dict) -> str:
     if meta.get("total_s") is not None:
         parts.append(f"总计 {meta['total_s']:.2f} 秒")
     return " · ".join(parts)
-
-
-def as_markdown(text: str) -> str:
-    """Answer text for ``st.markdown``: every line break kept (retrieval-only answers list one clause per line)."""
-    return text.replace("\n", "  \n")
-
-
-def plain_markdown(text: str) -> str:
-    """Source text (a clause, a case) shown through ``st.markdown`` literally: markup characters escaped, breaks kept."""
-    return as_markdown(_MARKDOWN_SPECIAL.sub(r"\\\1", text))

@@ -1,9 +1,9 @@
-"""Evaluation page helpers: run the retrieval or the review suite on a dataset, and shape the reports as tables and charts."""
+"""Evaluation page helpers: run the retrieval or the review suite on checked items (``ui.eval_datasets``), and shape
+the reports as tables and charts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import altair as alt
 import duckdb
@@ -24,19 +24,9 @@ METRIC_NAMES = {"hit@1": "hit@1", "hit@5": "hit@5", "hit@10": "hit@10", "mrr": "
                 "precision": "精确率", "recall": "召回率", "f1": "F1"}
 
 
-def default_dataset(settings: Settings, suite: str) -> Path:
-    """The dev set of a suite (``retrieval`` or ``review``) beside the taxonomy file."""
-    name = "retrieval_questions.jsonl" if suite == "retrieval" else "review_drafts.jsonl"
-    return settings.taxonomy_file.parent / "dev" / name
-
-
-def run_retrieval(settings: Settings, con: duckdb.DuckDBPyConnection, dataset: Path, modes: list[str], clearance: int) -> dict:
-    """``eval.retrieval.evaluate`` on a dataset at the caller's clearance.
-
-    Raises:
-        OSError, ValueError: unreadable or malformed dataset.
-    """
-    items = retrieval_suite.load_dataset(dataset)
+def run_retrieval(settings: Settings, con: duckdb.DuckDBPyConnection, items: list[retrieval_suite.RetrievalItem],
+                  modes: list[str], clearance: int) -> dict:
+    """``eval.retrieval.evaluate`` on the items at the caller's clearance."""
     return retrieval_suite.evaluate(Searcher(settings, con), items, tuple(modes), clearance=clearance)
 
 
@@ -48,14 +38,14 @@ def _llm_predictor(reviewer: Reviewer, clearance: int, user: str) -> review_suit
 
 
 def run_review(
-    settings: Settings, dataset: Path, modes: list[str], *, reviewer: Reviewer | None = None, clearance: int = 0, user: str = "eval"
+    settings: Settings, drafts: list[review_suite.Draft], modes: list[str], *, reviewer: Reviewer | None = None,
+    clearance: int = 0, user: str = "eval",
 ) -> dict[str, dict]:
     """``eval.review.evaluate`` per mode: ``rules`` and ``baseline`` predictors, and ``llm`` (needs ``reviewer``).
 
     Raises:
-        OSError, ValueError: unreadable or malformed dataset, or ``llm`` without a reviewer.
+        ValueError: ``llm`` without a reviewer.
     """
-    drafts = review_suite.load_dataset(dataset)
     rules = load_default_rules(settings)
     categories = review_suite.rules_categories(rules)
     reports: dict[str, dict] = {}

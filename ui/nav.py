@@ -10,6 +10,7 @@ from streamlit.navigation.page import StreamlitPage
 from assistant.accounts import User, can
 from retrieval.store import live_version
 from ui import state
+from ui.safe_text import plain
 
 DENIED = "无权访问"
 
@@ -75,11 +76,11 @@ def require(page_key: str) -> User:
 def sidebar(user: User) -> None:
     """Who is signed in, the LLM backend and live index version, and the 退出登录 button."""
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**（{user.username}）")
+        st.markdown(f"**{plain(user.display_name)}**（{plain(user.username)}）")
         st.caption(f"角色：{user.role_name} · 密级：{user.clearance_name}")
         live = live_version(state.cursor(), state.settings().index_root)
         version = live[0] if live else None
-        st.caption(f"大模型：{state.backend().label}  \n索引版本：{f'v{version}' if version else '尚未建立'}")
+        st.caption(f"大模型：{plain(state.backend().label)}  \n索引版本：{f'v{version}' if version else '尚未建立'}")
         if st.button("退出登录", key="logout", icon=":material/logout:"):
             state.sign_out()
             st.rerun()

@@ -8,6 +8,7 @@ run, so a disabled account or a changed role or clearance takes effect at once.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -17,12 +18,15 @@ import streamlit as st
 from assistant.accounts import User, get_user
 from assistant.generate.loop import Loop
 from comply.config import Settings, load_settings
-from comply.db import connect
+from comply.db import DatabaseBusyError, connect
 from comply.llm.backend import Backend, open_backend
 from review.pipeline import Reviewer
+from ui.safe_text import plain
 
 USER_KEY = "user"
 _PER_THREAD_KEY = "_per_thread"
+_SOURCE_KEY = "_signin_source"
+_KEPT_KEYS = (_PER_THREAD_KEY, _SOURCE_KEY)  # what signing out keeps
 _CURSOR_LOCK = threading.Lock()
 
 
@@ -60,7 +64,11 @@ def _thread_state() -> _ThreadState:
     (``runner.fastReruns``). A DuckDB connection refuses concurrent calls, so each script thread of a
     session gets its own cursor; entries of finished threads are dropped.
     """
-    con = connection(str(settings().db_path))
+    try:
+        con = connection(str(settings().db_path))
+    except DatabaseBusyError as exc:  # another process (a CLI write, a second app) holds the file
+        st.error(plain(exc))
+        st.stop()
     held = st.session_state.get(_PER_THREAD_KEY)
     if held is None or held[0] is not con:
         held = (con, {})
@@ -122,18 +130,28 @@ def oidc_enabled() -> bool:
         return False
 
 
+def signin_source() -> str:
+    """This browser session's identifier for the sign-in limits (random, kept across sign-outs, never shown).
+
+    A session that has signed in to an account is a known-good source for it: failures elsewhere do not hold it back.
+    """
+    if _SOURCE_KEY not in st.session_state:
+        st.session_state[_SOURCE_KEY] = secrets.token_urlsafe(24)
+    return f"session:{st.session_state[_SOURCE_KEY]}"
+
+
 def sign_in(user: User) -> None:
     """Remember the authenticated user for this session."""
     st.session_state[USER_KEY] = user
 
 
 def sign_out() -> None:
-    """Forget the user and everything this session kept for them (conversation, results); keep the cursors.
+    """Forget the user and everything this session kept for them (conversation, results); keep the cursors and the sign-in source.
 
     A single-sign-on session is ended too (its cookie would sign the user straight back in).
     """
     for key in list(st.session_state.keys()):
-        if key != _PER_THREAD_KEY:
+        if key not in _KEPT_KEYS:
             del st.session_state[key]
     if oidc_enabled() and st.user.is_logged_in:
         st.logout()
@@ -148,7 +166,7 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
-    """Show, once, the message kept by :func:`flash`."""
+    """Show, once, the message kept by :func:`flash` (as plain text: it may name a file, a user or a document)."""
     message = st.session_state.pop(_FLASH_KEY, None)
     if message:
-        st.success(message)
+        st.success(plain(message))

@@ -119,7 +119,7 @@ class Loop:
                 report.dropped.append({"span": f.span, "category": f.category, "reason": "片段是系统插入的资料、风险揭示或名称，不是撰写的表述（这部分由规则审核）"})
             else:
                 kept.append(f)
-        report.findings = kept + plan.checks(text)
+        report.findings = kept + plan.checks(report.draft)
         return report
 
     def run(self, plan: Plan, *, clearance: int, user: str, max_rounds: int) -> Generated:

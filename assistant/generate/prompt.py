@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assistant.generate.brief import CHANNEL_NAMES, Brief
 from assistant.generate.channels import CHANNELS, Copy
+from comply.llm.fence import fence
 from review.llm_review import problem_list
 
 SYSTEM = (
@@ -34,7 +35,7 @@ def copy_messages(brief: Brief, budget: int) -> list[dict]:
     """Messages asking for the selling copy of one draft in the channel's form, within ``budget`` characters."""
     spec = CHANNELS[brief.channel]
     user = (
-        f"【资料】\n{_facts(brief)}\n【资料结束】\n\n"
+        f"【资料】\n{fence(_facts(brief))}\n【资料结束】\n\n"
         f"任务：为上述产品写{CHANNEL_NAMES[brief.channel]}文案，正文合计约 {budget} 个汉字以内。{spec.instructions}\n\n{COMPLIANCE}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -44,7 +45,7 @@ def fix_messages(brief: Brief, copy: Copy, problems: list[tuple[str, str]]) -> l
     """Messages asking for the same copy with each problem (span, advice) fixed, in the same JSON form."""
     listed = problem_list(problems)
     user = (
-        f"【资料】\n{_facts(brief)}\n【资料结束】\n\n【原稿】\n{copy.model_dump_json()}\n【原稿结束】\n\n"
+        f"【资料】\n{fence(_facts(brief))}\n【资料结束】\n\n【原稿】\n{fence(copy.model_dump_json())}\n【原稿结束】\n\n"
         f"【审核发现的问题】\n{listed}\n\n任务：修改【原稿】，逐条消除上述问题，其余内容尽量保留，按原稿相同的 JSON 结构输出。\n\n{COMPLIANCE}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

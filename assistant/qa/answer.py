@@ -99,6 +99,16 @@ def _linked_cases(searcher: Searcher, citations: list[Citation], clearance: int)
     return sorted(seen.values(), key=lambda c: c["case_id"])
 
 
+class QuestionTooLong(ValueError):
+    """The question exceeds ``max_question_chars``; nothing was retrieved, generated or stored."""
+
+
+def check_question(settings: Settings, question: str) -> None:
+    """Raise :class:`QuestionTooLong` (in Chinese) when the question is longer than ``max_question_chars``."""
+    if len(question) > settings.max_question_chars:
+        raise QuestionTooLong(f"问题过长：共 {len(question)} 字，最多 {settings.max_question_chars} 字，请精简后重新提问")
+
+
 def stream_answer(
     settings: Settings,
     con: duckdb.DuckDBPyConnection,
@@ -112,10 +122,25 @@ def stream_answer(
 ) -> Generator[str, None, Answer]:
     """Yield answer text as it is generated; return the verified :class:`Answer` (``yield from``).
 
-    Retrieval uses ``clearance``, so no clause above it reaches the model or the user. With no
+    A question longer than ``max_question_chars`` raises :class:`QuestionTooLong` at once, before anything
+    runs. Retrieval uses ``clearance``, so no clause above it reaches the model or the user. With no
     relevant clause the answer is 未找到依据 and no model is called. If the model fails, the
     answer falls back to the retrieved clauses and says so. The exchange is appended to the audit log.
     """
+    check_question(settings, question)
+    return _stream(settings, con, question, client, no_llm_reason, clearance, user, history)
+
+
+def _stream(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    question: str,
+    client: ChatModel | None,
+    no_llm_reason: str,
+    clearance: int,
+    user: str,
+    history: list[Turn] | None,
+) -> Generator[str, None, Answer]:
     started = time.perf_counter()
     history = (history or [])[-settings.qa_history_turns :] if settings.qa_history_turns else []
     query = standalone_query(client, question.strip(), history)
@@ -157,16 +182,27 @@ def stream_answer(
     return result
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def record(con: duckdb.DuckDBPyConnection, user: str, clearance: int, answer: Answer) -> int:
-    """Append the exchange to the hash-chained audit log; returns its sequence number."""
+    """Append the exchange to the hash-chained audit log; returns its sequence number.
+
+    The row holds no text: the question, rewritten query and answer as SHA-256 and length (the text itself is
+    in the clearance-filtered chat history), the clauses' chunk ids and, as ``level``, the highest level among
+    the clauses the answer drew on.
+    """
     detail = {
         "clearance": level_name(clearance),
-        "question": answer.question,
-        "query": answer.query,
+        "level": level_name(max((c.level for c in answer.clauses), default=0)),
+        "question_sha256": _sha256(answer.question),
+        "question_chars": len(answer.question),
+        "query_sha256": _sha256(answer.query),
         "retrieved": [c.chunk_id for c in answer.clauses],
         "citations": [{"n": c.n, "chunk_id": c.chunk_id, "verified": c.verified} for c in answer.citations],
-        "answer": answer.answer,
-        "answer_sha256": hashlib.sha256(answer.answer.encode("utf-8")).hexdigest(),
+        "answer_sha256": _sha256(answer.answer),
+        "answer_chars": len(answer.answer),
         "mode": answer.mode,
         "model": answer.model,
         "ttft_s": None if answer.ttft_s is None else round(answer.ttft_s, 3),

@@ -1,7 +1,9 @@
 """Chat history kept on the server, so that citations stay attached to the message they belong to.
 
 A conversation belongs to one user; only its owner may read it, add to it or rate its answers.
-Citations, cases, clauses and meta of a message are stored as JSON beside its text.
+Citations, cases, clauses and meta of a message are stored as JSON beside its text. Every read is
+filtered by the reader's clearance at that moment: an answer that rests on a clause or case above it
+(by the level stored with the answer, or the source's level now, whichever is higher) is withheld whole.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from datetime import date, datetime, timezone
 import duckdb
 
 from comply.db import rows_as_dicts, transaction
+from comply.levels import level_rank
 
 MESSAGE_ROLES = ("user", "assistant")
 TITLE_CHARS = 30
 _NOT_YOURS = "无权访问该会话"
+WITHHELD = "〔该回答依据的条款或案例密级高于您当前的权限，已隐去〕"
 
 
 @dataclass(frozen=True)
@@ -131,19 +135,62 @@ def add_message(
     return int(message_id)
 
 
-def messages(con: duckdb.DuckDBPyConnection, conversation_id: str, username: str) -> list[StoredMessage]:
-    """The conversation's messages in order. Raises PermissionError if it is not the user's."""
+def messages(
+    con: duckdb.DuckDBPyConnection, conversation_id: str, username: str, *, clearance: int
+) -> list[StoredMessage]:
+    """The conversation's messages in order, as a reader of ``clearance`` may see them (see the module notes).
+
+    Raises:
+        PermissionError: the conversation does not exist or is not the user's.
+    """
     _owned(con, conversation_id, username)
     rows = con.execute(
         "SELECT id, conversation_id, role, content, CAST(citations AS VARCHAR), CAST(cases AS VARCHAR), "
         "CAST(clauses AS VARCHAR), CAST(meta AS VARCHAR), created_at FROM messages WHERE conversation_id = ? ORDER BY id",
         [conversation_id],
     ).fetchall()
-    return [
+    stored = [
         StoredMessage(int(r[0]), r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), json.loads(r[6]),
                       json.loads(r[7]), _iso(r[8]))
         for r in rows
     ]
+    levels = _source_levels(con, stored)
+    return [_within(m, clearance, levels) for m in stored]
+
+
+def _source_levels(con: duckdb.DuckDBPyConnection, stored: list[StoredMessage]) -> dict[str, int]:
+    """The current level of every chunk and case the messages rest on, keyed ``chunk:ID`` / ``case:ID``."""
+    chunk_ids = sorted({str(x["chunk_id"]) for m in stored for x in (*m.clauses, *m.citations) if x.get("chunk_id")})
+    case_ids = sorted({str(c["case_id"]) for m in stored for c in m.cases if c.get("case_id")})
+    levels: dict[str, int] = {}
+    if chunk_ids:
+        for chunk_id, level in con.execute(
+            "SELECT c.chunk_id, d.level FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN (SELECT unnest(?))",
+            [chunk_ids],
+        ).fetchall():
+            levels[f"chunk:{chunk_id}"] = int(level)
+    if case_ids:
+        for case_id, level in con.execute(
+            "SELECT case_id, level FROM cases WHERE case_id IN (SELECT unnest(?))", [case_ids]
+        ).fetchall():
+            levels[f"case:{case_id}"] = int(level)
+    return levels
+
+
+def _message_level(m: StoredMessage, levels: dict[str, int]) -> int:
+    """The highest level among what the message rests on: stored with it, or its source's level now."""
+    ranks = [level_rank(x["level"]) for x in (*m.clauses, *m.citations, *m.cases) if x.get("level") is not None]
+    ranks += [levels.get(f"chunk:{x['chunk_id']}", 0) for x in (*m.clauses, *m.citations) if x.get("chunk_id")]
+    ranks += [levels.get(f"case:{c['case_id']}", 0) for c in m.cases if c.get("case_id")]
+    return max(ranks, default=0)
+
+
+def _within(m: StoredMessage, clearance: int, levels: dict[str, int]) -> StoredMessage:
+    """The message as a reader of ``clearance`` may see it: an answer above it is withheld whole."""
+    if m.role != "assistant" or _message_level(m, levels) <= clearance:
+        return m
+    return dataclasses.replace(m, content=WITHHELD, citations=[], cases=[], clauses=[],
+                               meta={"mode": m.meta.get("mode"), "withheld": True})
 
 
 def add_feedback(
@@ -174,11 +221,12 @@ def add_feedback(
         )
 
 
-def feedback(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def feedback(con: duckdb.DuckDBPyConnection, *, clearance: int) -> list[dict]:
     """All feedback, oldest first, for evaluation: the rated answer with the question it answered.
 
     Each item: ``message_id, conversation_id, question, answer, rating, correction, username, created_at``
-    (``question`` is the user message just before the answer, or None).
+    (``question`` is the user message just before the answer, or None). Answers that rest on something
+    above ``clearance`` are left out, with their question and correction.
     """
     rows = rows_as_dicts(con.execute(
         """
@@ -186,12 +234,23 @@ def feedback(con: duckdb.DuckDBPyConnection) -> list[dict]:
                (SELECT q.content FROM messages q
                  WHERE q.conversation_id = m.conversation_id AND q.role = 'user' AND q.id < m.id
                  ORDER BY q.id DESC LIMIT 1) AS question,
-               m.content AS answer, f.rating, f.correction, f.username, f.created_at
+               m.content AS answer, f.rating, f.correction, f.username, f.created_at,
+               CAST(m.citations AS VARCHAR) AS citations, CAST(m.cases AS VARCHAR) AS cases,
+               CAST(m.clauses AS VARCHAR) AS clauses
         FROM feedback f JOIN messages m ON m.id = f.message_id
         ORDER BY f.created_at, f.message_id, f.username
         """
     ))
-    for r in rows:
-        r["message_id"] = int(r["message_id"])
+    rated = [StoredMessage(int(r["message_id"]), r["conversation_id"], "assistant", r["answer"], json.loads(r["citations"]),
+                           json.loads(r["cases"]), json.loads(r["clauses"])) for r in rows]
+    levels = _source_levels(con, rated)
+    out = []
+    for r, m in zip(rows, rated):
+        if _message_level(m, levels) > clearance:
+            continue
+        for key in ("citations", "cases", "clauses"):
+            del r[key]
+        r["message_id"] = m.id
         r["created_at"] = _iso(r["created_at"])
-    return rows
+        out.append(r)
+    return out

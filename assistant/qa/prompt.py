@@ -1,8 +1,11 @@
-"""Prompts: numbered clauses as data, the answer restricted to them, follow-ups made standalone."""
+"""Prompts: numbered clauses as data (fenced off from the prompt's own labels), the answer restricted to them,
+follow-ups made standalone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from comply.llm.fence import fence
 
 SYSTEM = (
     "你是证券公司的合规助手。请仅根据用户提供的【参考条款】回答【问题】。"
@@ -47,11 +50,11 @@ class Turn:
 
 
 def clause_block(clauses: list[Clause], max_chars: int) -> str:
-    """The numbered clauses, each cut to ``max_chars`` characters."""
+    """The numbered clauses, each cut to ``max_chars`` characters and fenced (:func:`comply.llm.fence.fence`)."""
     parts = []
     for c in clauses:
         body = c.text if len(c.text) <= max_chars else c.text[:max_chars] + "……"
-        parts.append(f"[{c.n}] {c.path}\n{body}")
+        parts.append(f"[{c.n}] {fence(c.path)}\n{fence(body)}")
     return "\n\n".join(parts)
 
 
@@ -61,12 +64,12 @@ def answer_messages(question: str, clauses: list[Clause], max_chars: int) -> lis
     Earlier turns are not passed: a follow-up arrives already rewritten to stand alone, and small
     models shown their previous answer tend to repeat it, citing numbers that now mean other clauses.
     """
-    body = f"【参考条款】\n{clause_block(clauses, max_chars)}\n\n【问题】\n{question}\n\n{RULES}"
+    body = f"【参考条款】\n{clause_block(clauses, max_chars)}\n\n【问题】\n{fence(question)}\n\n{RULES}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
 
 
 def rewrite_messages(question: str, history: list[Turn]) -> list[dict]:
     """Chat messages asking to turn a follow-up into a standalone retrieval query."""
-    lines = [f"用户：{t.question}\n助手：{t.answer[:150]}" for t in history]
-    user = "【对话历史】\n" + "\n".join(lines) + f"\n【追问】\n{question}"
+    lines = [f"用户：{fence(t.question)}\n助手：{fence(t.answer[:150])}" for t in history]
+    user = "【对话历史】\n" + "\n".join(lines) + f"\n【追问】\n{fence(question)}"
     return [{"role": "system", "content": REWRITE}, {"role": "user", "content": user}]

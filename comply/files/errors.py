@@ -7,8 +7,8 @@ class ReadError(Exception):
     """A file could not be read; a batch (ingest or review) goes on without it.
 
     Attributes:
-        kind: one of ``oversize``, ``empty``, ``encrypted``, ``corrupt``, ``image_only``,
-            ``undecodable``, ``unsupported``, ``invalid``.
+        kind: one of ``oversize`` (the file, or what it expands to: bytes, paragraphs, pages), ``empty``,
+            ``encrypted``, ``corrupt``, ``image_only``, ``undecodable``, ``unsupported``, ``invalid``.
     """
 
     def __init__(self, kind: str, message: str) -> None:

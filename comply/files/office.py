@@ -1,4 +1,7 @@
-"""Office exports shared by every download: CSV that Excel opens as UTF-8, and Word documents set in a CJK font."""
+"""Office exports shared by every download: CSV that Excel opens as UTF-8, and Word documents set in a CJK font.
+
+Every CSV cell that a spreadsheet would read as a formula is defused (OWASP "CSV injection").
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,20 @@ if TYPE_CHECKING:
     from docx.document import Document
 
 BOM = "\ufeff"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell starting like a formula (= + - @, tab, carriage return) prefixed with ' so it stays text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV text starting with a byte-order mark (written as UTF-8, Excel reads the Chinese correctly)."""
+    """CSV text starting with a byte-order mark (written as UTF-8, Excel reads the Chinese correctly), cells defused."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
     return BOM + buf.getvalue()
 
 

@@ -6,6 +6,16 @@ import re
 from pathlib import Path
 
 from comply.files.errors import ReadError
+from comply.files.limits import (
+    DEFAULT_LIMITS,
+    ReadLimits,
+    check_paragraphs,
+    check_pdf_pages,
+    check_zip_package,
+    expanded_error,
+    oversize_message,
+    pdf_bounds,
+)
 from comply.lawtext.numerals import ITEM_NUMERAL, NUMERAL
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
@@ -71,30 +81,35 @@ def _join_pdf_lines(page_texts: list[str]) -> str:
     return "\n\n".join(out)
 
 
-def read_pdf(path: Path) -> str:
-    """Extract text from a PDF with pypdf.
+def read_pdf(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> str:
+    """Extract text from a PDF with pypdf, page by page within the page, expansion and paragraph limits.
 
     Raises:
-        ReadError: ``encrypted``, ``corrupt``, ``empty`` or ``image_only``.
+        ReadError: ``encrypted``, ``corrupt``, ``empty``, ``image_only`` or ``oversize``.
     """
     from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
 
     try:
-        reader = PdfReader(str(path), strict=False)
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except Exception:  # noqa: BLE001 - pypdf raises several types for unsupported crypto
-                opened = 0
-            if not opened:
-                raise ReadError("encrypted", f"{path.name}：PDF 已加密，需要密码才能读取，请提供未加密的版本")
-        pages = list(reader.pages)
-        if not pages:
-            raise ReadError("empty", f"{path.name}：PDF 没有任何页面")
-        texts = [page.extract_text() or "" for page in pages]
-        has_images = any(_page_has_images(page) for page in pages)
+        with pdf_bounds(limits):
+            reader = PdfReader(str(path), strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("")
+                except Exception:  # noqa: BLE001 - pypdf raises several types for unsupported crypto
+                    opened = 0
+                if not opened:
+                    raise ReadError("encrypted", f"{path.name}：PDF 已加密，需要密码才能读取，请提供未加密的版本")
+            check_pdf_pages(path.name, len(reader.pages), limits)
+            pages = list(reader.pages)
+            if not pages:
+                raise ReadError("empty", f"{path.name}：PDF 没有任何页面")
+            texts = _page_texts(path.name, pages, limits)
+            has_images = any(_page_has_images(page) for page in pages)
     except ReadError:
         raise
+    except LimitReachedError as exc:
+        raise expanded_error(path.name, limits) from exc
     except Exception as exc:  # noqa: BLE001 - malformed PDFs make pypdf raise almost anything
         # (PdfReadError, ValueError, KeyError, NotImplementedError for an unknown /Filter, zlib.error…)
         raise ReadError("corrupt", f"{path.name}：PDF 文件已损坏或格式无效（{type(exc).__name__}）") from exc
@@ -105,6 +120,21 @@ def read_pdf(path: Path) -> str:
     return _join_pdf_lines(texts)
 
 
+def _page_texts(name: str, pages: list, limits: ReadLimits) -> list[str]:
+    """The text of each page; the pages' decoded content and their text lines are counted against the limits."""
+    texts: list[str] = []
+    expanded = lines = 0
+    for page in pages:
+        contents = page.get_contents()
+        expanded += len(contents.get_data()) if contents is not None else 0
+        if expanded > limits.expanded_bytes:
+            raise expanded_error(name, limits)
+        texts.append(page.extract_text() or "")
+        lines += sum(1 for line in texts[-1].splitlines() if line.strip())
+        check_paragraphs(name, lines, limits)
+    return texts
+
+
 def _page_has_images(page: object) -> bool:
     try:
         return bool(page.images)  # type: ignore[attr-defined]
@@ -112,15 +142,16 @@ def _page_has_images(page: object) -> bool:
         return True
 
 
-def read_docx(path: Path) -> str:
-    """Extract paragraphs and table rows from a DOCX file.
+def read_docx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> str:
+    """Extract paragraphs and table rows from a DOCX file, once its package is known to stay within the limits.
 
     Raises:
-        ReadError: ``corrupt`` when the file is not a valid DOCX.
+        ReadError: ``corrupt`` when the file is not a valid DOCX, ``oversize`` when it expands past the limits.
     """
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    check_zip_package(path, limits)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -154,22 +185,8 @@ def _table_rows(table: object) -> list[str]:
     return rows
 
 
-def format_size(n_bytes: float) -> str:
-    """A byte count for messages: MB with up to one decimal, or KB / bytes for small limits."""
-    if n_bytes >= 2**20:
-        return f"{n_bytes / 2**20:.1f}".removesuffix(".0") + " MB"
-    if n_bytes >= 1024:
-        return f"{n_bytes / 1024:.1f}".removesuffix(".0") + " KB"
-    return f"{int(n_bytes)} 字节"
-
-
-def oversize_message(name: str, size: int, max_bytes: int) -> str:
-    """The Chinese message for a file over the size limit (a small limit no longer reads "0 MB")."""
-    return f"{name}：文件 {format_size(size)}，超过上限 {format_size(max_bytes)}"
-
-
-def read_file(path: Path, max_bytes: int) -> str:
-    """Read any supported file into text, enforcing the size limit first.
+def read_file(path: Path, max_bytes: int, limits: ReadLimits = DEFAULT_LIMITS) -> str:
+    """Read any supported file into text, enforcing the size limit first and the expansion limits while reading.
 
     Raises:
         ReadError: for oversize, unsupported, empty, undecodable, encrypted, corrupt or image-only input.
@@ -183,11 +200,12 @@ def read_file(path: Path, max_bytes: int) -> str:
     if size == 0:
         raise ReadError("empty", f"{path.name}：文件为空")
     if suffix == ".pdf":
-        text = read_pdf(path)
+        text = read_pdf(path, limits)
     elif suffix == ".docx":
-        text = read_docx(path)
+        text = read_docx(path, limits)
     else:
         text = decode_text(path.read_bytes(), path.name)
+        check_paragraphs(path.name, sum(1 for line in text.splitlines() if line.strip()), limits)
     if not text.strip():
         raise ReadError("empty", f"{path.name}：文件中没有文字内容")
     return text

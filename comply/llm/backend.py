@@ -43,7 +43,7 @@ def chat_options(settings: Settings) -> ChatOptions:
     """Generation settings from configuration."""
     return ChatOptions(
         max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature, timeout_s=settings.llm_timeout_s,
-        retries=settings.llm_retries, backoff_s=settings.llm_backoff_s,
+        retries=settings.llm_retries, backoff_s=settings.llm_backoff_s, deadline_s=settings.llm_deadline_s,
     )
 
 

@@ -9,8 +9,10 @@ schema is requested (``response_format``); the backend kind is detected from ``/
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import httpx2
@@ -18,6 +20,8 @@ from huggingface_hub import InferenceClient, constants, get_session
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from comply.llm.deadline import DeadlineExceeded, within
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -57,13 +61,18 @@ class BackendInfo:
 
 @dataclass(frozen=True)
 class ChatOptions:
-    """Generation settings taken from configuration."""
+    """Generation settings taken from configuration.
+
+    ``timeout_s`` bounds each wait for the server (connecting, or the next piece of an answer);
+    ``deadline_s`` bounds a whole call: its request, retries and back-off, and every piece of its answer.
+    """
 
     max_tokens: int = 768
     temperature: float = 0.1
     timeout_s: float = 60.0
     retries: int = 2
     backoff_s: float = 0.5
+    deadline_s: float = 300.0
 
 
 def _status(exc: HfHubHTTPError) -> int | None:
@@ -140,8 +149,11 @@ class LlmClient:
         """Yield the answer's text pieces as the server streams them.
 
         Raises:
-            LlmUnavailable: on connection failure, error status or a stalled stream.
+            LlmUnavailable: on connection failure, error status, a stalled stream or the call's deadline.
         """
+        return self._bounded(lambda: self._pieces(messages, **params))
+
+    def _pieces(self, messages: list[dict], **params: object) -> Iterator[str]:
         chunks = self._call(messages, True, **params)
         try:
             for chunk in chunks:
@@ -153,12 +165,24 @@ class LlmClient:
             raise LlmUnavailable(f"大模型流式输出格式错误：{exc}") from exc
 
     def complete(self, messages: list[dict], **params: object) -> str:
-        """The whole answer in one piece (non-streaming)."""
+        """The whole answer in one piece (non-streaming), within the call's deadline."""
+        return "".join(self._bounded(lambda: iter((self._whole(messages, **params),))))
+
+    def _whole(self, messages: list[dict], **params: object) -> str:
         try:
             output = self._call(messages, False, **params)
         except ValueError as exc:
             raise LlmUnavailable(f"大模型返回格式错误：{exc}") from exc
         return (output.choices[0].message.content or "") if output.choices else ""
+
+    def _bounded(self, produce: Callable[[], Iterator[str]], deadline: float | None = None) -> Iterator[str]:
+        """``produce()``'s pieces, the call abandoned with :class:`LlmUnavailable` at ``deadline`` (a ``time.monotonic()``
+        instant; by default ``deadline_s`` after the first piece is asked for)."""
+        seconds = self.options.deadline_s if deadline is None else deadline - time.monotonic()
+        try:
+            yield from within(seconds, produce)
+        except DeadlineExceeded:
+            raise LlmUnavailable(f"大模型服务 {self.options.deadline_s:g} 秒内未完成回答（单次调用总时限），已中止") from None
 
     def response_format(self, schema: dict, name: str) -> dict:
         """The ``response_format`` this backend understands for a JSON schema."""
@@ -174,12 +198,13 @@ class LlmClient:
 
         Invalid JSON or a schema violation gets one repair request quoting the error; a second
         failure raises :class:`LlmOutputError` (never a partial or invented object). The answer is
-        streamed, so the timeout bounds a stall, not the length of a long answer that keeps coming.
+        streamed, so the timeout bounds a stall; ``deadline_s`` bounds the answer and its repair together.
         """
         fmt = self.response_format(model.model_json_schema(), name)
         history = list(messages)
+        deadline = time.monotonic() + self.options.deadline_s  # one deadline for the answer and its repair
         for attempt in range(2):
-            text = "".join(self.stream(history, response_format=fmt, **params))
+            text = "".join(self._bounded(partial(self._pieces, history, response_format=fmt, **params), deadline))
             try:
                 return model.model_validate_json(_FENCE.sub("", text))
             except ValidationError as exc:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
             with stage(report, "ingest"):
                 report["ingest"] = bench_ingest(settings, tmp / "data")
             if not args.data:
-                settings = load_settings(data_dir=tmp / "data", corpus_dir=settings.corpus_dir)
+                settings = load_settings(data_dir=tmp / "data", corpus_dir=settings.corpus_dir, audit_key_file=tmp / "audit.key")
         if not any(m in args.only for m in ("search", "review", "llm", "baseline")):
             return report
         con = connect(settings.db_path)

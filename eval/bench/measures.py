@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import numpy as np
 
+from comply import audit
 from comply.config import Settings, load_settings
 from eval.bench.baseline import build_langchain, time_ensemble
 from eval.bench.synthetic import RealChunks, build_scaled, load_real_chunks, scale_up
@@ -44,7 +45,8 @@ def bench_ingest(settings: Settings, data_dir: Path) -> dict:
 
         pages = sum(len(PdfReader(str(p)).pages) for p in pdfs)
         out["pages_per_s"] = round(pages / parse_s, 2)
-    isettings = load_settings(data_dir=data_dir, corpus_dir=settings.corpus_dir)
+    isettings = load_settings(data_dir=data_dir, corpus_dir=settings.corpus_dir, audit_key_file=data_dir.parent / "audit.key")
+    audit.bind(isettings)  # the throw-away knowledge base signs with a throw-away key, not one under ~/.config
     con = connect(isettings.db_path)
     ingest_s, report = timed(ingest, isettings, con, sources, actor="bench")
     chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -112,10 +113,12 @@ def test_every_exchange_is_in_the_audit_chain(corpus_kb, tgi):
     ).fetchone()
     detail = json.loads(detail)
     assert (seq, actor, action) == (answer.audit_seq, "bob", "qa.ask")
-    assert detail["clearance"] == "内部" and detail["question"] == QUESTION and detail["model"] == "test/tgi"
+    assert detail["clearance"] == "内部" and detail["model"] == "test/tgi"
+    assert detail["question_sha256"] == hashlib.sha256(QUESTION.encode("utf-8")).hexdigest()
     assert detail["retrieved"] == [c.chunk_id for c in answer.clauses]
     assert detail["citations"] == [{"n": 1, "chunk_id": answer.citations[0].chunk_id, "verified": True}]
-    assert detail["answer"] == answer.answer and detail["total_s"] >= 0
+    assert detail["answer_sha256"] == hashlib.sha256(answer.answer.encode("utf-8")).hexdigest() and detail["total_s"] >= 0
+    assert "question" not in detail and "answer" not in detail  # the text stays in the clearance-filtered chat history
     assert audit.verify(con).ok
 
 

@@ -193,4 +193,4 @@ def test_a_database_held_by_the_running_app_is_explained_not_a_traceback(cli_env
         out = cli_env("clients", "list")
     finally:
         held.close()
-    assert out.returncode == 1 and "正被运行中的应用占用" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 75 and "正被另一个进程" in out.stderr and "Traceback" not in out.stderr

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from assistant.accounts import AuthError, authenticate
+from assistant.accounts import AuthError, authenticate, create_user
+from assistant.signin_limits import FREE_FAILURES
 from comply import audit
 from comply.db import connect
 
-PASSWORD = "S3cure-pass"
+PASSWORD = "S3cure-pass-2030"
 
 
 def _fail(con, username: str, password: str, now: datetime) -> AuthError:
@@ -41,15 +42,16 @@ def test_cli_adds_lists_updates_and_sets_passwords(small_kb, tmp_path):
               stdin=PASSWORD + "\n")
     assert out.returncode == 0, out.stderr
     assert "已创建用户 admin" in out.stdout and PASSWORD not in out.stdout
-    assert run("add", "alice", "--role", "marketer", "--clearance", "公开", "--password-stdin", stdin="short\n").returncode == 1
+    weak = run("add", "alice", "--role", "marketer", "--clearance", "公开", "--password-stdin", stdin="admin123\n")
+    assert weak.returncode == 1 and "至少 12 个字符" in weak.stderr
     assert "已存在" in run("add", "admin", "--role", "admin", "--clearance", "秘密", "--password-stdin",
                            stdin=PASSWORD + "\n").stderr
     bad_level = run("add", "bob", "--role", "marketer", "--clearance", "绝密", "--password-stdin", stdin=PASSWORD + "\n")
     assert bad_level.returncode == 2 and "未知密级" in bad_level.stderr
     assert run("add", "alice", "--role", "marketer", "--clearance", "内部", "--password-stdin",
-               stdin="alice-pass-1\n").returncode == 0
+               stdin="Marketing-pass-1\n").returncode == 0
     assert run("update", "alice", "--disable", "--clearance", "公开").returncode == 0
-    assert run("passwd", "alice", "--password-stdin", stdin="alice-pass-2\n").returncode == 0
+    assert run("passwd", "alice", "--password-stdin", stdin="Marketing-pass-2\n").returncode == 0
     assert run("update", "alice").returncode == 2
 
     out = run("list", "--json")
@@ -62,9 +64,36 @@ def test_cli_adds_lists_updates_and_sets_passwords(small_kb, tmp_path):
     con = connect(settings.db_path)
     try:
         assert authenticate(con, "admin", PASSWORD).role == "admin"
-        assert _fail(con, "alice", "alice-pass-2", datetime.now(UTC)).kind == "disabled"
+        assert _fail(con, "alice", "Marketing-pass-2", datetime.now(UTC)).kind == "disabled"
         assert [a for a, _, _ in _actions(con)] == ["user.create", "user.create", "user.update", "user.password",
                                                     "auth.ok", "auth.fail"]
+        assert audit.verify(con).ok
+    finally:
+        con.close()
+
+
+@pytest.mark.integration
+def test_cli_unlock_ends_a_back_off_and_is_audited(small_kb):
+    settings, con = small_kb
+    create_user(con, "admin", PASSWORD, "admin", 2)
+    for _ in range(FREE_FAILURES):
+        with pytest.raises(AuthError):
+            authenticate(con, "admin", "wrong-password-1", source="attacker")
+    with pytest.raises(AuthError, match="联系管理员"):
+        authenticate(con, "admin", PASSWORD, source="owner-phone")
+    con.close()
+    env = {**os.environ, "COMPLY_DATA": str(settings.data_dir), "COMPLY_CORPUS": str(settings.corpus_dir)}
+    out = subprocess.run([sys.executable, "-m", "cli", "users", "unlock", "admin", "--actor", "root"], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert f"已解除用户 admin 的登录限制（清除失败登录 {FREE_FAILURES} 次）" in out.stdout
+    unknown = subprocess.run([sys.executable, "-m", "cli", "users", "unlock", "ghost"], env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert unknown.returncode == 1 and "不存在" in unknown.stderr
+    con = connect(settings.db_path)
+    try:
+        assert authenticate(con, "admin", PASSWORD, source="owner-phone").username == "admin"
+        assert ("user.unlock", "root", "admin") in _actions(con)
         assert audit.verify(con).ok
     finally:
         con.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 
 import pytest
 
@@ -73,3 +75,37 @@ def test_langchain_retriever_respects_clearance(leveled_kb):
     secret = ComplyRetriever(searcher=searcher, clearance=2, k=3).invoke("青鸾计划 复核代号")
     assert secret[0].metadata["doc_title"] == "内部合规手册" and "青鸾计划" in secret[0].page_content
     assert secret[0].id == secret[0].metadata["chunk_id"]
+
+
+def test_no_surface_around_search_shows_a_secret_to_a_public_reader(leveled_kb, tmp_path):
+    """The audit log and its export, the documents list, stored chats and a re-ingest without a level."""
+    from assistant.qa.answer import ask
+    from assistant.qa.history import add_message, messages, new_conversation
+    from comply import audit_view
+    from kb_ingest.ingest import ingest
+    from kb_ingest.listing import documents
+    from ui.chat import message_payload
+
+    settings, con = leveled_kb
+    marks = ("青鸾计划", "内部合规手册", "复核代号")
+    cid = new_conversation(con, "carol")
+    question = "营销人员推介私募产品前的复核代号是什么？"
+    add_message(con, cid, "carol", "user", question)
+    answer = ask(settings, con, question, client=None, clearance=2, user="carol")
+    assert "青鸾计划" in answer.answer
+    add_message(con, cid, "carol", "assistant", answer.answer, **message_payload(answer))
+
+    report = ingest(settings, con, [tmp_path / "files" / "内部合规手册.md"], actor="admin")  # no level given
+    assert report.errors == [] and {r[0] for r in con.execute(
+        "SELECT level FROM documents WHERE doc_key = '内部合规手册' AND state = 'live'").fetchall()} == {2}
+
+    rows = audit_view.query(con, limit=None, clearance=0)
+    assert rows and not any(m in repr(row) for row in rows for m in marks)
+    _, exported = audit_view.export_zip(con, settings, clearance=0)
+    with zipfile.ZipFile(io.BytesIO(exported)) as archive:
+        assert not any(m in archive.read(n).decode("utf-8", "replace") for n in archive.namelist() for m in marks)
+    assert all(d["level"] == "公开" for d in documents(con, clearance=0))
+    assert not any("青鸾计划" in repr(stored) for stored in messages(con, cid, "carol", clearance=0))
+    searcher = Searcher(settings, con)
+    for mode in ("hybrid", "bm25", "dense"):
+        assert _levels_of(con, [h.chunk_id for h in searcher.search("青鸾计划 复核代号", k=10, clearance=0, mode=mode)]) <= {0}

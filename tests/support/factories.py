@@ -347,3 +347,80 @@ def make_undecodable_image_pdf(folder: Path, name: str = "图片损坏的扫描�
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return _write(folder / name, bytes(out))
+
+
+def make_docx_bomb(folder: Path, name: str = "压缩炸弹.docx", expanded_mb: int = 200, declared_bytes: int | None = None) -> Path:
+    """Write a real DOCX (made by python-docx) whose document.xml is ``expanded_mb`` MB of repeated paragraphs,
+    deflated to well under 1 MB. With ``declared_bytes``, its zip headers lie about that member's size."""
+    import struct
+    import zipfile
+
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    source = zipfile.ZipFile(buffer)
+    head = source.read("word/document.xml").decode("utf-8").split("<w:body>")[0] + "<w:body>"
+    block = "<w:p><w:r><w:t>证券公司应当遵守法律、行政法规的规定。</w:t></w:r></w:p>".encode() * 10_000
+    path = folder / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info, source.read(info.filename))
+        with archive.open("word/document.xml", "w") as member:
+            member.write(head.encode("utf-8"))
+            for _ in range(expanded_mb * 2**20 // len(block) + 1):
+                member.write(block)
+            member.write(b"</w:body></w:document>")
+    if declared_bytes is not None:
+        data = bytearray(path.read_bytes())
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("word/document.xml")
+        struct.pack_into("<I", data, info.header_offset + 22, declared_bytes)  # local file header
+        central = struct.unpack_from("<I", data, data.rindex(b"PK\x05\x06") + 16)[0]  # from the end record
+        while data[central + 46 : central + 46 + 17] != b"word/document.xml":  # to the member's directory entry
+            central += 46 + sum(struct.unpack_from("<HHH", data, central + 28))
+        struct.pack_into("<I", data, central + 24, declared_bytes)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def make_one_line_pdf(folder: Path, name: str = "通知.pdf", line: str = "公司通知：下周一开会。") -> Path:
+    """Write a real one-page PDF holding a single line of Chinese text."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = folder / name
+    pdf = canvas.Canvas(str(path))
+    pdf.setFont("STSong-Light", 12)
+    pdf.drawString(60, 700, line)
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def make_image_xobject_pdf(
+    folder: Path, stream: bytes, width: int, height: int, filter_name: str, name: str = "扫描件图片.pdf", color_space: str = "DeviceGray"
+) -> Path:
+    """Write a one-page PDF without text whose only image XObject holds ``stream`` (already encoded with
+    ``filter_name``, e.g. FlateDecode or DCTDecode) and declares ``width`` × ``height``, true or not."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length 35 >>\nstream\nq 400 0 0 300 50 400 cm /Im0 Do Q\nendstream",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /%s /BitsPerComponent 8 /Filter /%s /Length %d >>\n"
+        b"stream\n" % (width, height, color_space.encode(), filter_name.encode(), len(stream)) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return _write(folder / name, bytes(out))

@@ -105,7 +105,8 @@ class Reply:
     than 200 answers with an ErrorResponse (`error` = content or TGI's usual text, `error_type` from the status:
     422 validation, 424 generation, 429 overloaded, 500 incomplete_generation, unless `error_type` is given).
     `delay_s` waits before the status line is sent; `chunk_delay_s` waits between stream chunks of `chunk_chars`
-    characters. Waits end early when the double is closed.
+    characters; `trickle_s` waits between the bytes of a non-streaming body (a server that trickles its answer
+    just inside the client's read timeout). Waits end early when the double is closed.
     """
 
     content: str = ""
@@ -115,6 +116,7 @@ class Reply:
     chunk_chars: int = 4
     content_fn: Callable[[dict[str, Any]], str] | None = None
     error_type: str | None = None
+    trickle_s: float = 0.0
 
     def text(self, body: dict[str, Any]) -> str:
         """The assistant text (or error message) for request `body`."""
@@ -169,15 +171,22 @@ class _Handler(BaseHTTPRequestHandler):
         except (_Closed, ConnectionError, TimeoutError):
             pass  # closed double or departed client: the connection just drops
 
-    def send_json(self, status: int, payload: object) -> None:
-        """One complete JSON response."""
+    def send_json(self, status: int, payload: object, wait: Callable[[], None] | None = None) -> None:
+        """One complete JSON response; with `wait`, its body is sent one byte at a time, calling `wait` between bytes."""
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if wait is None:
+            self.wfile.write(data)
+            return
+        for n in range(len(data)):
+            if n:
+                wait()
+            self.wfile.write(data[n : n + 1])
+            self.wfile.flush()
 
     def send_empty(self, status: int) -> None:
         """A response with no body."""
@@ -337,7 +346,8 @@ class TgiDouble:
         elif body.get("stream") is True:
             self._stream(h, body, reply, text)
         else:
-            h.send_json(200, self.completion(body, text))
+            trickle = (lambda: self._wait(reply.trickle_s)) if reply.trickle_s > 0 else None
+            h.send_json(200, self.completion(body, text), trickle)
 
     def _envelope(self, obj: str) -> dict[str, Any]:
         return {

@@ -72,6 +72,11 @@ def sign_in(username: str, password: str = PASSWORD) -> AppTest:
     return at.button(key="login_submit").click().run()
 
 
+def unescaped(text: str) -> str:
+    """Text as the reader sees it: untrusted text reaches Markdown escaped (``ui.safe_text.plain``)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def bare(text: str) -> str:
     """Text without whitespace and markdown escapes, to compare a shown clause with its stored text."""
     return re.sub(r"[\s\\]", "", text)
@@ -92,6 +97,10 @@ def test_sign_in_failure_shows_the_message_and_stays_on_the_login_page(app_env):
     assert not at.exception
     assert [e.value for e in at.error] == ["用户名或密码错误"]
     assert titles(at) == ["合规智能助手"] and "user" not in at.session_state
+    con = connect(app_env["data"] / "comply.duckdb")
+    sources = con.execute("SELECT DISTINCT source_hash FROM login_attempts WHERE username = 'alice' AND NOT ok").fetchall()
+    con.close()
+    assert sources and all(s and len(s) == 64 for (s,) in sources), "the page passes its session as the (hashed) source"
 
 
 def test_sign_in_shows_user_role_clearance_and_status_then_sign_out(app_env):
@@ -136,7 +145,7 @@ def test_compliance_user_gets_a_cited_answer_within_clearance_and_history_keeps_
     assert answer.markdown[0].value.startswith("未使用大模型"), "no model: the answer is the retrieved clauses"
     assert "模式：仅检索" in " ".join(c.value for c in answer.caption)
     expanders = answer.expander
-    assert expanders and all(e.label.startswith(f"[{n}] 《") for n, e in enumerate(expanders, start=1))
+    assert expanders and all(unescaped(e.label).startswith(f"[{n}] 《") for n, e in enumerate(expanders, start=1))
     for e in expanders:
         assert bare(e.markdown[0].value) in visible, "every clause shown is one the user may see"
         assert "密级：公开" in e.caption[0].value or "密级：内部" in e.caption[0].value
@@ -147,7 +156,7 @@ def test_compliance_user_gets_a_cited_answer_within_clearance_and_history_keeps_
     next(t for t in at.text_input if t.key.startswith("fb_fix_")).input("应以第二十八条为准")
     next(b for b in at.button if b.key.startswith("fb_send_")).click().run()
     con = connect(app_env["data"] / "comply.duckdb")
-    rated = feedback(con)
+    rated = feedback(con, clearance=clearance)
     con.close()
     assert [(r["rating"], r["correction"], r["username"]) for r in rated] == [(-1, "应以第二十八条为准", "alice")]
 
@@ -172,12 +181,12 @@ def test_llm_answer_shows_the_verified_text_and_flags_an_invented_citation(app_e
         at.chat_input(key="qa_input").set_value("证券公司能否向客户承诺保本保收益？").run()
     assert not at.exception and not at.error and tgi.schema_errors == []
     answer = [m for m in at.chat_message if m.name == "assistant"][0]
-    text = answer.markdown[0].value
+    text = unescaped(answer.markdown[0].value)
     assert text.startswith("不能。") and "[1]" in text and "[7]" not in text, "the unverified marker is removed"
-    labels = [e.label for e in answer.expander]
+    labels = [unescaped(e.label) for e in answer.expander]
     assert labels[0].startswith("[1] 《证券公司监督管理条例》") and "✗" not in labels[0]
     assert labels[1] == "[7] （无此条款） ✗ 未通过核验"
-    assert "模式：大模型（test/app）" in answer.caption[-1].value
+    assert "模式：大模型（test/app）" in unescaped(answer.caption[-1].value)
 
 
 def test_review_flags_guaranteed_return_with_its_category(app_env):

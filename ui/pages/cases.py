@@ -6,7 +6,7 @@ from retrieval import cases
 from retrieval.search import Searcher
 from retrieval.store import live_version
 from ui import nav, state
-from ui.chat import plain_markdown
+from ui.safe_text import plain
 
 user = nav.require("cases")
 cur = state.cursor()
@@ -38,24 +38,24 @@ case_id = st.selectbox("查看案例", list(titles), index=None, format_func=tit
                        placeholder="选择一个案例，查看决定书和所引条款")
 case = cases.case_detail(cur, case_id, user.clearance) if case_id else None
 if case:
-    st.subheader(case["title"])
+    st.subheader(plain(case["title"]))
     facts = [("处罚机关", case["authority"]), ("日期", case["date"]), ("文号", case["doc_number"]),
              ("当事人", case["party"]), ("当事人类型", case["party_type"]), ("措施类型", case["measure_type"]),
              ("处罚", case["penalty"]), ("违规标签", "、".join(case["tags"] or [])), ("来源", case["source"])]
-    st.markdown("  \n".join(f"**{k}**：{plain_markdown(v)}" for k, v in facts if v))
+    st.markdown("  \n".join(f"**{k}**：{plain(v)}" for k, v in facts if v))
     if case["violation_summary"]:
-        st.markdown(f"**违规事实**：{plain_markdown(case['violation_summary'])}")
+        st.markdown(f"**违规事实**：{plain(case['violation_summary'])}")
     if case["full_text"]:
         with st.expander("决定书全文", key="cases_full_text"):
-            st.markdown(plain_markdown(case["full_text"]))
+            st.markdown(plain(case["full_text"]))
     st.markdown("**所引条款**")
     cited = cases.case_clauses(cur, case["case_id"], user.clearance)
     if not cited:
         st.caption("该案例没有可识别的条款引用")
     for n, c in enumerate(cited):
         if c["chunk_id"]:
-            with st.expander(f"{c['role']}：{c['raw']} → 《{c['doc_title']}》{c['article'] or ''}", key=f"cases_clause_{n}"):
-                st.caption(f"{c['path']} · 密级：{c['level']}")
-                st.markdown(plain_markdown(c["text"]))
+            with st.expander(plain(f"{c['role']}：{c['raw']} → 《{c['doc_title']}》{c['article'] or ''}"), key=f"cases_clause_{n}"):
+                st.caption(f"{plain(c['path'])} · 密级：{c['level']}")
+                st.markdown(plain(c["text"]))
         else:
-            st.caption(f"{c['role']}：{c['raw']}（{c['note'] or '未链接到知识库中的条款'}）")
+            st.caption(plain(f"{c['role']}：{c['raw']}（{c['note'] or '未链接到知识库中的条款'}）"))

@@ -1,12 +1,12 @@
-"""评测 (evaluator/admin): the retrieval suite or the review suite on a dataset; metrics tables and a bar chart."""
-
-from pathlib import Path
+"""评测 (evaluator/admin): the retrieval suite or the review suite on a dataset from the evaluation folders or an
+upload (never a path typed in); metrics tables and a bar chart."""
 
 import pandas as pd
 import streamlit as st
 
 from retrieval.search import MODES
-from ui import evaluation, nav, state
+from ui import eval_datasets, evaluation, nav, state
+from ui.safe_text import plain
 
 RESULT = "eval_result"  # (suite, report) of the last run in this session
 SUITES = {"retrieval": "检索", "review": "文案审核"}
@@ -17,7 +17,12 @@ cur = state.cursor()
 
 st.title("评测")
 suite = st.radio("评测套件", list(SUITES), format_func=SUITES.get, horizontal=True, key="eval_suite")
-dataset = st.text_input("数据集（JSONL 文件路径）", value=str(evaluation.default_dataset(settings, suite)), key=f"eval_dataset_{suite}")
+listed = list(eval_datasets.choices(settings))
+default = eval_datasets.default_choice(suite)
+dataset = st.selectbox("数据集（评测目录中的 JSONL 文件）", listed, index=listed.index(default) if default in listed else None,
+                       key=f"eval_dataset_{suite}", placeholder="评测目录中没有数据集，请上传")
+upload = st.file_uploader(f"或上传 JSONL 数据集（上传后以上传的文件为准，不超过 {eval_datasets.MAX_DATASET_MB} MB）",
+                          type=["jsonl"], key=f"eval_upload_{suite}")
 if suite == "retrieval":
     st.caption(f"检索按您的密级（{user.clearance_name}）进行。")
     modes = st.multiselect("检索模式", list(MODES), default=list(MODES), format_func=evaluation.RETRIEVAL_MODES.get,
@@ -28,16 +33,20 @@ else:
     modes = st.multiselect("审核方式", options, default=["rules", "baseline"], format_func=evaluation.REVIEW_MODES.get,
                            key="eval_review_modes", help=None if llm.client else f"「规则 + 大模型」不可用：{llm.reason}")
 
-if st.button("运行评测", key="eval_run", type="primary", disabled=not modes):
+if st.button("运行评测", key="eval_run", type="primary", disabled=not modes or not (dataset or upload)):
     try:
+        if upload is not None:
+            items = eval_datasets.load_items(upload.name, upload.getvalue(), suite)
+        else:
+            items = eval_datasets.load_items(dataset, eval_datasets.read_listed(settings, dataset), suite)
         with st.spinner("评测中…（大模型模式可能需要较长时间）"):
             if suite == "retrieval":
-                report = evaluation.run_retrieval(settings, cur, Path(dataset), modes, user.clearance)
+                report = evaluation.run_retrieval(settings, cur, items, modes, user.clearance)
             else:
-                report = evaluation.run_review(settings, Path(dataset), modes, clearance=user.clearance, user=user.username,
+                report = evaluation.run_review(settings, items, modes, clearance=user.clearance, user=user.username,
                                                reviewer=state.reviewer(with_llm=True) if "llm" in modes else None)
     except (OSError, ValueError) as exc:
-        st.error(f"评测失败：{exc}")
+        st.error(plain(f"评测失败：{exc}"))
     else:
         st.session_state[RESULT] = (suite, report)
 

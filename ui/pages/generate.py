@@ -17,6 +17,7 @@ from assistant.generate.personal import PersonalError, generate_personal
 from review import export
 from ui import generation, nav, state
 from ui.highlight import highlight_html
+from ui.safe_text import plain
 
 RESULTS = "generate_results"  # [(title, Generated)] of the last product run
 CLIENT_RESULT = "generate_client_result"
@@ -31,9 +32,9 @@ names = {c.id: c.name_zh for c in taxonomy.categories}
 
 def show(title: str, result: Generated, key: str) -> None:
     """One generated piece: verdict, text (highlighted when findings remain), notes, findings and downloads."""
-    st.subheader(title)
+    st.subheader(plain(title))
     mode = "大模型生成" if result.mode == "llm" else "模板生成（未使用大模型）"
-    st.markdown(f"**{mode}** · {export.mode_label(result.report)} · {result.rounds} 轮 · 用时 {result.total_s:.1f} 秒")
+    st.markdown(f"**{mode}** · {plain(export.mode_label(result.report))} · {result.rounds} 轮 · 用时 {result.total_s:.1f} 秒")
     if result.clean:
         st.success("合规审核通过：未发现问题")
     else:
@@ -42,7 +43,7 @@ def show(title: str, result: Generated, key: str) -> None:
         st.dataframe(export.finding_rows(result.report.findings, taxonomy), hide_index=True, key=f"{key}_findings")
     st.code(result.text, language=None, wrap_lines=True)
     for note in result.notes:
-        st.info(note)
+        st.info(plain(note))
     text, report = st.columns(2)
     text.download_button("下载文案", result.text.encode("utf-8"), f"{title}.txt", "text/plain", key=f"{key}_txt", on_click="ignore")
     report.download_button("下载审核报告", export.to_markdown(result.report, taxonomy, title), f"{title}-审核报告.md",
@@ -81,19 +82,19 @@ def product_tab() -> None:
         else:
             briefs = [generation.brief_from_form({**fields, "length": length or None}, performance, c) for c in channels]
     except (BriefError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     results = []
     for brief in briefs:
         title = f"{brief.product.name}·{CHANNEL_NAMES[brief.channel]}"
-        with st.status(f"正在生成并审核：{title}…") as status:
+        with st.status(f"正在生成并审核：{plain(title)}…") as status:
             try:
                 results.append((title, generate_marketing(state.loop(), brief, user=user.username, clearance=user.clearance,
                                                           max_rounds=settings.generate_rounds)))
-                status.update(label=f"完成：{title}", state="complete")
+                status.update(label=f"完成：{plain(title)}", state="complete")
             except GenerationRefused as exc:
-                status.update(label=f"未生成：{title}", state="error")
-                st.error(f"{exc}（依据：{'；'.join(exc.legal_basis)}）")
+                status.update(label=f"未生成：{plain(title)}", state="error")
+                st.error(plain(f"{exc}（依据：{'；'.join(exc.legal_basis)}）"))
     st.session_state[RESULTS] = results
 
 
@@ -110,9 +111,9 @@ def data_section() -> None:
                 try:
                     with generation.saved_upload(upload.name, upload.getvalue()) as path:
                         result = importers[kind](cur, path, user.username)
-                    st.success(f"{upload.name}：导入 {result.rows} 行")
+                    st.success(f"{plain(upload.name)}：导入 {result.rows} 行")
                 except (ImportDataError, TableError) as exc:
-                    st.error(f"{upload.name}：{exc}")
+                    st.error(plain(f"{upload.name}：{exc}"))
         if st.button("载入演示数据（合成数据）", key="gen_samples"):
             counts = load_samples(cur, user.username)
             st.success(f"已载入合成演示数据：客户 {counts['clients']} 位，持仓 {counts['holdings']} 条，授权 {counts['granted']} 项")
@@ -142,7 +143,7 @@ def consent_section() -> None:
                 consent.purge(cur, client_id, user.username)
                 done("已清除该客户的资料、持仓和已生成的材料")
         except consent.ConsentError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
 
 def done(message: str) -> None:
@@ -157,10 +158,10 @@ def show_item(item: dict) -> None:
     """One client's note from a batch, with its review: verdict, notes and remaining findings."""
     review = json.loads(item["review"]) if item.get("review") else {}
     findings = review.get("findings", [])
-    with st.expander(f"{item['client_id']} 的材料（{'审核通过' if not findings else f'仍有 {len(findings)} 个问题'}）"):
+    with st.expander(f"{plain(item['client_id'])} 的材料（{'审核通过' if not findings else f'仍有 {len(findings)} 个问题'}）"):
         st.code(item["text"], language=None, wrap_lines=True)
         for note in review.get("notes", []):
-            st.info(note)
+            st.info(plain(note))
         if findings:
             st.dataframe([{"片段": f["span"], "类别": names.get(f["category"], f["category"]), "原因": f["explanation"],
                            "改写建议": f["suggestion"]} for f in findings], hide_index=True)
@@ -179,7 +180,7 @@ def generate_section() -> None:
                 st.session_state[CLIENT_RESULT] = (f"{allowed[client_id]}·{consent.PURPOSES[kind]}", generate_personal(
                     state.loop(), client_id, kind, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds))
             except PersonalError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
     unfinished = [j for j in jobs(cur) if j["state"] != "done"]
     labels = {j["job_id"]: f"{j['job_id']}（{consent.PURPOSES[j['kind']]}，{j['market_date']}）" for j in unfinished}
     resume = many.selectbox("未完成的批量任务", list(labels), format_func=labels.get, index=None, key="gen_resume")
@@ -188,7 +189,7 @@ def generate_section() -> None:
         try:
             job_id = start_job(cur, kind, user.username)
         except PersonalError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
     if many.button("继续任务", key="gen_continue", disabled=resume is None):
         job_id = resume
     if job_id:
@@ -196,7 +197,7 @@ def generate_section() -> None:
         bar = st.progress(status.finished / max(status.total, 1), text=f"批量任务 {job_id}")
 
         def progress(s: JobStatus, cid: str) -> None:
-            bar.progress(s.finished / max(s.total, 1), text=f"{s.finished}/{s.total}：{cid} 完成")
+            bar.progress(s.finished / max(s.total, 1), text=f"{s.finished}/{s.total}：{plain(cid)} 完成")
 
         run_job(state.loop(), job_id, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds,
                 progress=progress)

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from comply.levels import LEVELS, level_name
+from comply.levels import LEVELS, level_name, level_rank
 from kb_ingest import admin, listing
 from kb_ingest.ingest import ingest
 from review.audit_points import extract_audit_points
 from review.audit_points_export import to_csv, to_docx, to_markdown
 from ui import nav, state
 from ui.kb import ingest_rows, save_uploads
+from ui.safe_text import plain
 
 POINTS = "kb_points"  # (doc_id, title, points) last extracted in this session
 LEVEL_OPTIONS = list(range(len(LEVELS)))
@@ -27,10 +28,15 @@ def run_admin(label: str, action, *args) -> None:
         with st.spinner(f"{label}中…"):
             version = action(*args)
     except admin.AdminError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     state.flash(f"{label}完成" + (f"，索引已切换到 v{version}" if version else ""))
     st.rerun()
+
+
+def upload_level_name(level: int | None) -> str:
+    """The upload level choices: keep the stored level (公开 for a new file), or an explicit level."""
+    return "沿用原密级（新文件为公开）" if level is None else level_name(level)
 
 
 def doc_label(doc: dict) -> str:
@@ -44,7 +50,8 @@ upload_tab, hold_tab, docs_tab, points_tab = st.tabs(["导入文件", "待审队
 with upload_tab:
     uploads = st.file_uploader("上传法规、制度文件（PDF / DOCX / MD / TXT）或案例（JSONL）", accept_multiple_files=True,
                                type=["pdf", "docx", "md", "txt", "jsonl"], key="kb_upload")
-    level = st.selectbox("密级", LEVEL_OPTIONS, format_func=level_name, key="kb_level")
+    level = st.selectbox("密级", [None, *LEVEL_OPTIONS], format_func=upload_level_name, key="kb_level",
+                         help="已有文档重新导入时沿用其原密级；降低密级须在「文档管理」中单独修改并留痕")
     if st.button("导入知识库", key="kb_ingest", type="primary", disabled=not uploads):
         with st.status(f"正在导入 {len(uploads)} 个文件…", expanded=True) as status:
             st.write("解析结构、筛查敏感词、计算向量并构建新版本索引；完成后一次性切换上线。")
@@ -61,7 +68,7 @@ with upload_tab:
         st.dataframe(st.session_state["kb_ingest_rows"], hide_index=True, key="kb_ingest_result")
 
 with hold_tab:
-    held = listing.documents(cur, ["held"])
+    held = listing.documents(cur, ["held"], clearance=user.clearance)
     if not held:
         st.info("没有待审文档")
     else:
@@ -80,18 +87,22 @@ with hold_tab:
 with docs_tab:
     shown = st.multiselect("状态", list(listing.DOC_STATES), default=["live", "held"], format_func=listing.DOC_STATES.get,
                            key="kb_states")
-    docs = listing.documents(cur, shown)
+    docs = listing.documents(cur, shown, clearance=user.clearance)
     st.dataframe([{"文档": d["doc_key"], "版本": d["version"], "状态": d["state_name"], "密级": d["level"],
                    "分段数": d["n_chunks"], "导入时间": d["ingested_at"], "doc_id": d["doc_id"]} for d in docs],
                  hide_index=True, key="kb_docs_table")
-    editable = {d["doc_id"]: d for d in listing.documents(cur, ["live", "held"])}
+    editable = {d["doc_id"]: d for d in listing.documents(cur, ["live", "held"], clearance=user.clearance)}
     doc_id = st.selectbox("选择文档", list(editable), index=None, format_func=lambda i: doc_label(editable[i]),
                           key="kb_doc", placeholder="选择要修改密级或删除的文档")
     if doc_id:
         level_col, delete_col = st.columns(2)
         with level_col:
             new_level = st.selectbox("新密级", LEVEL_OPTIONS, format_func=level_name, key="kb_new_level")
-            if st.button("修改密级", key="kb_set_level"):
+            lowering = new_level < level_rank(editable[doc_id]["level"])
+            confirmed_lower = lowering and st.checkbox(
+                f"确认将密级从{editable[doc_id]['level']}降为{level_name(new_level)}（更多用户将能看到该文档，操作记入审计日志）",
+                key="kb_lower_confirm")
+            if st.button("修改密级", key="kb_set_level", disabled=lowering and not confirmed_lower):
                 run_admin("修改密级", admin.set_level, settings, cur, doc_id, new_level, user.username)
         with delete_col:
             confirmed = st.checkbox("确认删除该文档（从知识库下线）", key="kb_delete_confirm")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from assistant.accounts import AuthError, authenticate, list_users, user_for_oidc
 from ui import state
+from ui.safe_text import plain
 
 st.title("合规智能助手")
 st.caption("证券公司合规知识库 · 条款问答 · 营销文案审核")
@@ -16,9 +17,9 @@ with st.form("login_form"):
     submitted = st.form_submit_button("登录", type="primary", key="login_submit")
 if submitted:
     try:
-        user = authenticate(cur, username.strip(), password)
+        user = authenticate(cur, username.strip(), password, source=state.signin_source())
     except AuthError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
     else:
         state.sign_in(user)
         st.rerun()
@@ -29,7 +30,7 @@ if state.oidc_enabled():
         try:
             state.sign_in(user_for_oidc(cur, st.user.get("email")))
         except AuthError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             st.button("退出单点登录", key="oidc_logout", on_click=st.logout)
         else:
             st.rerun()

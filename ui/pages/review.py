@@ -4,12 +4,14 @@ from functools import partial
 
 import streamlit as st
 
+from comply.files.limits import ReadLimits
 from review import export
-from review.draft import DraftError, draft_from_text
+from review.draft import DraftError, draft_from_text, review_text
 from review.inputs import read_draft
 from review.pipeline import ReviewReport
 from ui import nav, state
 from ui.highlight import highlight_html, legend_html
+from ui.safe_text import plain
 
 RESULT = "review_result"  # (source, report) of the last review in this session
 UPLOAD_TYPES = ["txt", "docx", "pdf", "png", "jpg", "jpeg", "webp"]
@@ -23,10 +25,10 @@ names = {c.id: c.name_zh for c in taxonomy.categories}
 
 def show(source: str, report: ReviewReport, downloads: bool) -> None:
     """The review of one draft; download buttons only in the final rendering of a run."""
-    st.subheader(f"审核结果：{source}")
-    st.markdown(f"**{export.mode_label(report)}** · 共 {len(report.findings)} 个问题 · 用时 {report.total_s:.1f} 秒")
+    st.subheader(f"审核结果：{plain(source)}")
+    st.markdown(f"**{plain(export.mode_label(report))}** · 共 {len(report.findings)} 个问题 · 用时 {report.total_s:.1f} 秒")
     if report.notice:
-        st.info(report.notice)
+        st.info(plain(report.notice))
     if report.findings:
         st.html(legend_html((f.category for f in report.findings), names))
     st.html(highlight_html(report.draft, report.findings, names))
@@ -42,8 +44,8 @@ def show(source: str, report: ReviewReport, downloads: bool) -> None:
         st.subheader(f"改写稿（{report.rounds} 轮）")
         st.code(report.rewrite, language=None, wrap_lines=True)
         if report.rewrite_findings:
-            st.warning("改写稿复审仍有问题：" + "；".join(f"“{f.span}”（{names.get(f.category, f.category)}）"
-                                                   for f in report.rewrite_findings))
+            st.warning(plain("改写稿复审仍有问题：" + "；".join(f"“{f.span}”（{names.get(f.category, f.category)}）"
+                                                         for f in report.rewrite_findings)))
     if downloads:  # Word and PDF are generated when clicked
         md, docx, pdf = st.columns(3)
         md.download_button("下载报告（Markdown）", export.to_markdown(report, taxonomy, source), "审核报告.md",
@@ -63,9 +65,11 @@ upload = st.file_uploader("或上传文件（TXT / DOCX / PDF / PNG / JPG）", t
 if st.button("开始审核", key="review_run", type="primary", icon=":material/fact_check:"):
     try:
         with st.spinner("正在读取文件…" if upload else "正在读取文案…"):
-            draft = read_draft(upload.name, upload.getvalue(), settings.max_file_mb) if upload else draft_from_text(text or "")
+            draft = (read_draft(upload.name, upload.getvalue(), settings.max_file_mb, ReadLimits.of(settings)) if upload
+                     else draft_from_text(text or "", settings.max_draft_chars))
+            review_text(draft.text, settings.max_draft_chars)  # an uploaded file is held to the same cap as pasted text
     except DraftError as exc:
-        st.error(exc.message)
+        st.error(plain(exc.message))
         st.stop()
     llm = state.backend()
     with st.spinner("规则审核中…"):  # a preview when the model review follows; that one is audited
