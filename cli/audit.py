@@ -23,12 +23,8 @@ from comply.db import connect
 def _say(report: ChainReport, as_json: bool) -> int:
     if as_json:
         print_json(report.__dict__)
-    elif report.ok:
-        click.echo(f"审计链完整：共 {report.rows} 条记录，{report.checkpoints} 个签名锚点")
-    elif report.first_broken_seq is None:
-        click.echo(f"审计链校验失败：{report.reason}")
     else:
-        click.echo(f"审计链断裂：第一条异常记录 seq={report.first_broken_seq}，{report.reason}")
+        click.echo(report.summary())
     return 0 if report.ok else 1
 
 

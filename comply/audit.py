@@ -103,6 +103,14 @@ class ChainReport:
     reason: str = ""
     checkpoints: int = 0
 
+    def summary(self) -> str:
+        """The outcome in one Chinese sentence, as the command line and the 审计日志 page show it."""
+        if self.ok:
+            return f"审计链完整：共 {self.rows} 条记录，{self.checkpoints} 个签名锚点，未发现篡改"
+        if self.first_broken_seq is None:
+            return f"审计链校验失败：{self.reason}"
+        return f"审计链断裂：第一条异常记录 seq={self.first_broken_seq}，{self.reason}"
+
 
 Problem = tuple[int, str]  # the first broken row and why
 

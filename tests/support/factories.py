@@ -328,25 +328,7 @@ def make_scanned_pdf(folder: Path, image_bytes: bytes, name: str = "扫描海报
 
 def make_undecodable_image_pdf(folder: Path, name: str = "图片损坏的扫描件.pdf") -> Path:
     """Write a one-page PDF without text whose only image is a JPEG stream of garbage (cannot be decoded)."""
-    garbage = bytes(range(256)) * 8
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length 35 >>\nstream\nq 400 0 0 300 50 400 cm /Im0 Do Q\nendstream",
-        b"<< /Type /XObject /Subtype /Image /Width 400 /Height 300 /ColorSpace /DeviceRGB /BitsPerComponent 8 "
-        b"/Filter /DCTDecode /Length %d >>\nstream\n" % len(garbage) + garbage + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return _write(folder / name, bytes(out))
+    return make_image_xobject_pdf(folder, bytes(range(256)) * 8, 400, 300, "DCTDecode", name, "DeviceRGB")
 
 
 def make_docx_bomb(folder: Path, name: str = "压缩炸弹.docx", expanded_mb: int = 200, declared_bytes: int | None = None) -> Path:

@@ -9,7 +9,16 @@ import zipfile
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from support import PROJECT, REGULATIONS, SECRET_POLICY, SHARED, clause_text, first_sentence, make_settings
+from support import (
+    REGULATIONS,
+    SECRET_POLICY,
+    SHARED,
+    clause_text,
+    first_sentence,
+    make_settings,
+)
+from support.apptest import point_app_at
+from support.apptest import sign_in as signed_in
 from support.tgi_double import Reply, TgiDouble
 
 from assistant.accounts import User, create_user
@@ -29,11 +38,9 @@ from ui.highlight import highlight_html
 
 pytestmark = pytest.mark.integration
 
-APP = PROJECT / "app.py"
 PASSWORD = "correct-horse-9"
 ACCOUNTS = {"alice": ("compliance", 1), "mark": ("marketer", 0), "root": ("admin", 2)}
 SECRET_MARK = "青鸾计划"  # only in the secret policy (level 2)
-TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +64,12 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.fixture()
 def app_env(kb: dict, monkeypatch: pytest.MonkeyPatch):
     """Point the app at the test knowledge base with the LLM off; fresh process-wide resources for each test."""
-    monkeypatch.setenv("COMPLY_DATA", str(kb["data"]))
-    monkeypatch.setenv("COMPLY_CORPUS", str(kb["corpus"]))
-    monkeypatch.setenv("COMPLY_LLM", "off")
-    st.cache_resource.clear()
-    yield kb
-    st.cache_resource.clear()  # closes the app's connection (on_release)
+    for _ in point_app_at(monkeypatch, kb["data"], kb["corpus"]):
+        yield kb
 
 
 def sign_in(username: str, password: str = PASSWORD) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    at.text_input(key="login_username").input(username)
-    at.text_input(key="login_password").input(password)
-    return at.button(key="login_submit").click().run()
+    return signed_in(username, password)
 
 
 def unescaped(text: str) -> str:
@@ -211,7 +211,7 @@ def test_audit_page_verifies_the_hash_chain(app_env):
     at.switch_page("ui/pages/audit.py").run()
     at.button(key="audit_verify").click().run()
     assert not at.exception and not at.error
-    assert at.success[0].value.startswith("哈希链完整")
+    assert at.success[0].value.startswith("审计链完整")
     assert at.dataframe[0].value["action"].str.startswith("auth.").any(), "sign-ins are in the log"
 
 

@@ -216,7 +216,7 @@ def test_admin_upload_becomes_searchable_and_audit_verifies(page, app_url, tmp_p
     page.get_by_text("直播营销管理细则").first.wait_for()
     open_page(page, "审计日志")
     page.get_by_role("button", name="校验哈希链").click()
-    page.get_by_text("哈希链完整").first.wait_for()
+    page.get_by_text("审计链完整").first.wait_for()
     page.get_by_test_id("stDataFrame").first.wait_for()
     page.wait_for_timeout(1500)  # the grid paints its canvas after it is attached
     shot(page, "audit")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
-from support import PROJECT, SHARED, make_settings
+from support import SHARED, make_settings
+from support.apptest import point_app_at
+from support.apptest import sign_in as signed_in
 
 from assistant.accounts import create_user
 from comply.db import connect
@@ -16,9 +17,7 @@ from ui import eval_datasets
 
 pytestmark = pytest.mark.integration
 
-APP = PROJECT / "app.py"
 PASSWORD = "Evaluator-pass-2030"
-TIMEOUT = 120
 DRAFT = {"id": "d1", "text": "本产品保本保收益，欢迎购买。", "labels": [{"span": "保本保收益", "category": "guaranteed_return"}]}
 
 
@@ -33,19 +32,12 @@ def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch):
     con = connect(settings.db_path)
     create_user(con, "eve", PASSWORD, "evaluator", 0)
     con.close()
-    monkeypatch.setenv("COMPLY_DATA", str(settings.data_dir))
-    monkeypatch.setenv("COMPLY_CORPUS", str(settings.corpus_dir))
-    monkeypatch.setenv("COMPLY_LLM", "off")
-    st.cache_resource.clear()
-    yield settings
-    st.cache_resource.clear()
+    for _ in point_app_at(monkeypatch, settings.data_dir, settings.corpus_dir):
+        yield settings
 
 
 def eval_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    at.text_input(key="login_username").input("eve")
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
+    at = signed_in("eve", PASSWORD)
     at.switch_page("ui/pages/eval.py").run()
     at.radio(key="eval_suite").set_value("review").run()
     return at

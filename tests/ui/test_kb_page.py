@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
-from support import INTERNAL_POLICY, PROJECT, REGULATIONS, SECRET_POLICY, make_settings
+from support import INTERNAL_POLICY, REGULATIONS, SECRET_POLICY, make_settings
+from support.apptest import point_app_at
+from support.apptest import sign_in as signed_in
 
 from assistant.accounts import create_user
 from comply.db import connect
@@ -16,7 +17,6 @@ from kb_ingest.ingest import ingest
 
 pytestmark = pytest.mark.integration
 
-APP = PROJECT / "app.py"
 PASSWORD = "kb-page-pass-2030"
 ADMINS = {"root": 2, "deputy": 1}  # a 秘密 and an 内部 administrator
 
@@ -36,20 +36,12 @@ def kb_env(tmp_path, monkeypatch: pytest.MonkeyPatch):
     for name, clearance in ADMINS.items():
         create_user(con, name, PASSWORD, "admin", clearance, actor="test")
     con.close()
-    monkeypatch.setenv("COMPLY_DATA", str(settings.data_dir))
-    monkeypatch.setenv("COMPLY_CORPUS", str(settings.corpus_dir))
-    monkeypatch.setenv("COMPLY_LLM", "off")
-    st.cache_resource.clear()
-    yield settings
-    st.cache_resource.clear()
+    for _ in point_app_at(monkeypatch, settings.data_dir, settings.corpus_dir):
+        yield settings
 
 
 def kb_page(username: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.text_input(key="login_username").input(username)
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
-    return at.switch_page("ui/pages/kb.py").run()
+    return signed_in(username, PASSWORD).switch_page("ui/pages/kb.py").run()
 
 
 def test_the_documents_list_shows_only_what_the_administrator_may_see(kb_env):

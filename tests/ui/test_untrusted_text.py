@@ -9,7 +9,9 @@ import re
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from support import PROJECT, make_settings
+from support import make_settings
+from support.apptest import point_app_at
+from support.apptest import sign_in as signed_in
 from support.tgi_double import Reply, TgiDouble
 
 from assistant.accounts import create_user
@@ -19,11 +21,9 @@ from ui.safe_text import plain
 
 pytestmark = pytest.mark.integration
 
-APP = PROJECT / "app.py"
 PASSWORD = "Untrusted-text-2030"
 EVIL = "evil.example"
 IMAGE = f"![x](http://{EVIL}/pixel.png)"
-TIMEOUT = 120
 # the element types whose text or label Streamlit renders as Markdown
 BODIES = {"markdown", "caption", "latex", "title", "header", "subheader", "error", "warning", "info", "success", "toast"}
 LABELLED = {"expander", "status", "tab", "button", "form_submit_button", "checkbox", "toggle", "text_input", "text_area",
@@ -55,19 +55,12 @@ def hostile_kb(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture()
 def app_env(hostile_kb: dict, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("COMPLY_DATA", str(hostile_kb["data"]))
-    monkeypatch.setenv("COMPLY_CORPUS", str(hostile_kb["corpus"]))
-    monkeypatch.setenv("COMPLY_LLM", "off")
-    st.cache_resource.clear()
-    yield hostile_kb
-    st.cache_resource.clear()
+    for _ in point_app_at(monkeypatch, hostile_kb["data"], hostile_kb["corpus"]):
+        yield hostile_kb
 
 
 def sign_in() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    at.text_input(key="login_username").input("mallory")
-    at.text_input(key="login_password").input(PASSWORD)
-    return at.button(key="login_submit").click().run()
+    return signed_in("mallory", PASSWORD)
 
 
 def rendered(at: AppTest) -> list[str]:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from comply import audit, audit_view
 from ui import nav, state
+from ui.safe_text import plain
 
 user = nav.require("audit")
 cur = state.cursor()
@@ -12,11 +13,9 @@ settings = state.settings()
 
 def _show(chain: audit.ChainReport) -> None:
     if chain.ok:
-        st.success(f"哈希链完整：共 {chain.rows} 条记录，{chain.checkpoints} 个签名锚点，未发现篡改；已写入新锚点")
-    elif chain.first_broken_seq is None:
-        st.error(f"审计链校验失败：{chain.reason}")
+        st.success(plain(chain.summary() + "；已写入新锚点"))
     else:
-        st.error(f"哈希链断裂：第一条异常记录 seq={chain.first_broken_seq}（{chain.reason}）")
+        st.error(plain(chain.summary()))
 
 
 def _export() -> bytes:
