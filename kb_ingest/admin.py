@@ -28,32 +28,34 @@ def _doc(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, str, int]:
 
 def approve(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
     """Put a held document live (replacing the live version of the same document, if any)."""
-    key, state, _ = _doc(con, doc_id)
+    key, state, level = _doc(con, doc_id)
     if state != "held":
         raise AdminError(f"文档 {doc_id} 状态为 {state}，只有待审文档可以批准")
     change = CorpusChange(doc_updates={doc_id: {"state": "live"}})
     for (old,) in con.execute("SELECT doc_id FROM documents WHERE doc_key = ? AND state = 'live'", [key]).fetchall():
         change.doc_updates[old] = {"state": "replaced"}
-    change.events.append(("doc.approve", doc_id, {"doc_key": key, "replaces": [d for d in change.doc_updates if d != doc_id]}))
+    change.events.append(("doc.approve", doc_id, {"doc_key": key, "level": level_name(level),
+                                                 "replaces": [d for d in change.doc_updates if d != doc_id]}))
     return apply_change(settings, con, change, actor)
 
 
 def reject(con: duckdb.DuckDBPyConnection, doc_id: str, actor: str, reason: str = "") -> None:
     """Reject a held document; it never goes live (no index change is needed)."""
-    key, state, _ = _doc(con, doc_id)
+    key, state, level = _doc(con, doc_id)
     if state != "held":
         raise AdminError(f"文档 {doc_id} 状态为 {state}，只有待审文档可以驳回")
     with transaction(con):
         con.execute("UPDATE documents SET state = 'rejected' WHERE doc_id = ?", [doc_id])
-        audit.append(con, actor, "doc.reject", doc_id, {"doc_key": key, "reason": reason})
+        audit.append(con, actor, "doc.reject", doc_id, {"doc_key": key, "level": level_name(level), "reason": reason})
 
 
 def delete(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
     """Take a live document out of the knowledge base."""
-    key, state, _ = _doc(con, doc_id)
+    key, state, level = _doc(con, doc_id)
     if state != "live":
         raise AdminError(f"文档 {doc_id} 状态为 {state}，只能删除在用文档")
-    change = CorpusChange(doc_updates={doc_id: {"state": "deleted"}}, events=[("doc.delete", doc_id, {"doc_key": key})])
+    change = CorpusChange(doc_updates={doc_id: {"state": "deleted"}},
+                          events=[("doc.delete", doc_id, {"doc_key": key, "level": level_name(level)})])
     return apply_change(settings, con, change, actor)
 
 
@@ -71,7 +73,8 @@ def set_level(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, l
         return None
     change = CorpusChange(
         doc_updates={doc_id: {"level": level}},
-        events=[("doc.level", doc_id, {"doc_key": key, "from": level_name(old), "to": level_name(level)})],
+        events=[("doc.level", doc_id, {"doc_key": key, "from": level_name(old), "to": level_name(level),
+                                           "level": level_name(max(old, level))})],
     )
     return apply_change(settings, con, change, actor)
 
@@ -83,7 +86,8 @@ def _set_case_level(settings: Settings, con: duckdb.DuckDBPyConnection, case_id:
         return None
     record = replace(parse_case(json.loads(raw), 0), source_path=source_path)
     change = CorpusChange(case_upserts=[(record, level)],
-                          events=[("case.level", case_id, {"from": level_name(old), "to": level_name(level)})])
+                          events=[("case.level", case_id, {"from": level_name(old), "to": level_name(level),
+                                                                    "level": level_name(max(old, level))})])
     return apply_change(settings, con, change, actor)
 
 

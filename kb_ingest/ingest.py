@@ -86,6 +86,12 @@ def _last_level(con: duckdb.DuckDBPyConnection, doc_key: str) -> int:
     return row[0] if row else 0
 
 
+def _level_event(doc_key: str | None, old: int, new: int) -> dict:
+    """The audit detail of a level change, tagged with the higher level so that lower readers see it redacted."""
+    detail = {"from": level_name(old), "to": level_name(new), "level": level_name(max(old, new))}
+    return detail if doc_key is None else {"doc_key": doc_key, **detail}
+
+
 def _lowering_refused(name: str, target: str, stored: int, level: int) -> str:
     """Why an import may not lower a level, and the administrator's audited way to do it."""
     return (f"{name}：知识库中的 {target} 密级为 {level_name(stored)}，导入不能降低密级，本文件未导入。"
@@ -109,7 +115,7 @@ def _plan_document(settings, con, path, level: int | None, screener, change, see
         if previous[2] == level:
             return FileResult(str(path), "unchanged", "内容未变，跳过", doc_id=previous[0])
         change.doc_updates[previous[0]] = {"level": level}
-        change.events.append(("doc.level", previous[0], {"doc_key": doc.doc_key, "from": level_name(previous[2]), "to": level_name(level)}))
+        change.events.append(("doc.level", previous[0], _level_event(doc.doc_key, previous[2], level)))
         return FileResult(str(path), "level_changed", f"密级改为 {level_name(level)}", doc_id=previous[0])
     hits = screener.screen(doc.text)
     flags = [{"rule": h.rule, "match": h.match, "offset": h.offset} for h in hits]
@@ -117,7 +123,7 @@ def _plan_document(settings, con, path, level: int | None, screener, change, see
     change.new_docs.append(NewDocument(doc, level, held, hits, previous[0] if previous else None))
     detail = {"doc_key": doc.doc_key, "hash": doc.content_hash, "level": level_name(level), "chunks": len(doc.chunks)}
     if previous and previous[2] != level:
-        change.events.append(("doc.level", doc.doc_id(), {"doc_key": doc.doc_key, "from": level_name(previous[2]), "to": level_name(level)}))
+        change.events.append(("doc.level", doc.doc_id(), _level_event(doc.doc_key, previous[2], level)))
     if held:
         change.events.append(("doc.hold", doc.doc_id(), {**detail, "flags": flags}))
         return FileResult(str(path), "held", "命中敏感词或疑似针对大模型的指令，已进入待审队列，管理员批准后才会上线", doc_id=doc.doc_id(), chunks=len(doc.chunks), flags=flags)
@@ -152,7 +158,7 @@ def _plan_cases(settings, con, path, level: int | None, change) -> list[FileResu
         action = "case.replace" if old else "case.add"
         change.events.append((action, record.case_id, {"hash": record.content_hash, "level": level_name(record_level), "title": record.title}))
         if old and old[1] != record_level:
-            change.events.append(("case.level", record.case_id, {"from": level_name(old[1]), "to": level_name(record_level)}))
+            change.events.append(("case.level", record.case_id, _level_event(None, old[1], record_level)))
         changed += 1
     results = [FileResult(str(path), "cases", f"{len(records)} 条案例，其中 {changed} 条新增或更新")]
     results += [FileResult(str(path), "error", msg, "invalid") for msg in problems]

@@ -74,7 +74,7 @@ def test_a_lower_explicit_level_is_refused_and_points_to_the_audited_admin_path(
     assert _live(con, "测试业务指引")[0][1:] == (PUBLIC, "live")  # the rest of the batch landed
     assert not any("青鸾计划" in text for text in _public_texts(settings, con, "青鸾计划 复核代号"))
     admin.set_level(settings, con, doc_id, PUBLIC, "admin")  # the administrator's decision, audited
-    assert _events(con, "doc.level") == [{"doc_key": "内部合规手册", "from": "秘密", "to": "公开"}]
+    assert _events(con, "doc.level") == [{"doc_key": "内部合规手册", "from": "秘密", "to": "公开", "level": "秘密"}]
 
 
 def test_a_higher_explicit_level_is_applied_and_audited(small_kb, tmp_path):
@@ -122,7 +122,7 @@ def test_case_levels_are_kept_on_reingest_and_lowered_only_by_the_admin(small_kb
     assert level() == SECRET
     assert Searcher(settings, con).search_cases("承诺保本保收益", k=5, clearance=PUBLIC) == []
     admin.set_level(settings, con, "case-secret-1", PUBLIC, "admin")
-    assert level() == PUBLIC and _events(con, "case.level") == [{"from": "秘密", "to": "公开"}]
+    assert level() == PUBLIC and _events(con, "case.level") == [{"from": "秘密", "to": "公开", "level": "秘密"}]
     assert [h.case_id for h in Searcher(settings, con).search_cases("承诺保本保收益", k=5, clearance=PUBLIC)] == ["case-secret-1"]
 
 
