@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     llm_model: str = ""
     local_model: str = "qwen2.5-coder-1.5b"
     llm_timeout_s: float = Field(60.0, validation_alias="COMPLY_LLM_TIMEOUT")
-    llm_deadline_s: float = 300.0
+    llm_deadline_s: float = 180.0
     llm_connect_timeout_s: float = 5.0
     llm_retries: int = 2
     llm_backoff_s: float = 0.5

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from comply.config import load_settings
 from comply.files.tables import text_table
+from comply.text import normalise_text
 from eval.jsonl import read_jsonl
 from review.baseline import apply_baseline
-from review.draft import normalise_text
 from review.findings import Located
 from review.rules import RuleSet, apply_rules, load_default_rules
 

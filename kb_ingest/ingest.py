@@ -98,7 +98,7 @@ def _lowering_refused(name: str, target: str, stored: int, level: int) -> str:
             f"如确需降为 {level_name(level)}，请由管理员在“知识库”页面修改密级，或执行 comply docs level {target} {level_name(level)}（记入审计日志）")
 
 
-def _plan_document(settings, con, path, level: int | None, screener, change, seen_keys) -> FileResult:
+def _plan_document(settings, con, path, level: int | None, clearance: int | None, screener, change, seen_keys) -> FileResult:
     try:
         doc = parse_document(path, settings)
     except ReadError as exc:
@@ -107,10 +107,14 @@ def _plan_document(settings, con, path, level: int | None, screener, change, see
         return FileResult(str(path), "error", f"{path.name}：同一批次中已有同名文档 {doc.doc_key}", "duplicate")
     seen_keys.add(doc.doc_key)
     previous = _existing(con, doc.doc_key)
-    if previous and level is not None and level < previous[2]:
-        return FileResult(str(path), "error", _lowering_refused(path.name, previous[0], previous[2], level), "level_lowered")
+    stored = previous[2] if previous else _last_level(con, doc.doc_key)  # a deleted version's level counts too
+    if clearance is not None and stored > clearance:
+        return FileResult(str(path), "error", f"{path.name}：无权导入该文件（同名文档的密级高于您的权限）", "forbidden")
+    if level is not None and level < stored:
+        target = previous[0] if previous else doc.doc_key
+        return FileResult(str(path), "error", _lowering_refused(path.name, target, stored, level), "level_lowered")
     if level is None:
-        level = previous[2] if previous else _last_level(con, doc.doc_key)
+        level = stored
     if previous and previous[1] == doc.content_hash:
         if previous[2] == level:
             return FileResult(str(path), "unchanged", "内容未变，跳过", doc_id=previous[0])
@@ -167,13 +171,15 @@ def _plan_cases(settings, con, path, level: int | None, change) -> list[FileResu
 
 def ingest(
     settings: Settings, con: duckdb.DuckDBPyConnection, paths: list[Path], level: int | None = None, actor: str = "system",
-    progress: bool = False,
+    progress: bool = False, clearance: int | None = None,
 ) -> IngestReport:
     """Ingest files and folders; bad files are reported and skipped, the rest go live together.
 
     ``level`` None keeps the stored level of a document (or case) already in the knowledge base, and gives a new
     one 公开. An explicit level may raise a stored level (audited) but never lower it: that file is refused, since
-    lowering is an administrator's audited decision (:func:`kb_ingest.admin.set_level`).
+    lowering is an administrator's audited decision (:func:`kb_ingest.admin.set_level`). ``clearance`` is the
+    uploader's (None: the command line's operator, who holds the files): a document whose stored level is above it
+    is refused without saying more, so an upload can neither overwrite nor probe it.
     """
     files, results = collect_files(paths)
     screener = Screener.from_file(settings.sensitive_words_file)
@@ -182,6 +188,6 @@ def ingest(
         if path.suffix.lower() in CASE_SUFFIXES:
             results += _plan_cases(settings, con, path, level, change)
         else:
-            results.append(_plan_document(settings, con, path, level, screener, change, seen_keys))
+            results.append(_plan_document(settings, con, path, level, clearance, screener, change, seen_keys))
     version = apply_change(settings, con, change, actor, progress)
     return IngestReport(results, version)

@@ -17,14 +17,16 @@ FULL_CLEARANCE = len(LEVELS) - 1
 
 
 def documents(con: duckdb.DuckDBPyConnection, states: Sequence[str] = (), clearance: int = FULL_CLEARANCE) -> list[dict]:
-    """Documents (all versions) at or below ``clearance`` in the given states (all states when empty), by title
-    then version. Pass the reader's clearance; the default (every level) is for the command line's operator.
+    """Documents (all versions) in the given states (all states when empty), by title then version, of titles whose
+    every version is at or below ``clearance`` (an old version at a lower level must not reveal a title since
+    raised). Pass the reader's clearance; the default (every level) is for the command line's operator.
 
     ``level`` is the level name, ``state_name`` the Chinese state, ``flags`` the parsed sensitive-word hits.
     """
     rows = rows_as_dicts(con.execute(
         "SELECT doc_id, doc_key, title, doc_type, version, state, level, n_chunks, flags, ingested_at FROM documents "
-        "WHERE (len(?) = 0 OR list_contains(?, state)) AND level <= ? ORDER BY doc_key, version",
+        "WHERE (len(?) = 0 OR list_contains(?, state)) "
+        "AND (SELECT max(v.level) FROM documents v WHERE v.doc_key = documents.doc_key) <= ? ORDER BY doc_key, version",
         [list(states), list(states), clearance],
     ))
     for r in rows:

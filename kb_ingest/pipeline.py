@@ -186,6 +186,9 @@ def _write_documents(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> No
         doc, h = new.doc, new.doc.header
         doc_id = doc.doc_id()
         prev_version = con.execute("SELECT max(version) FROM documents WHERE doc_key = ?", [doc.doc_key]).fetchone()[0] or 0
+        # The same content again after it was deleted, rejected or replaced: its old row gives way to the new version.
+        con.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
+        con.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
         flags = [{"rule": f.rule, "match": f.match, "offset": f.offset} for f in new.flags]
         con.execute(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

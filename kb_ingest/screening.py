@@ -9,6 +9,7 @@ from pathlib import Path
 
 from comply.files.errors import ReadError
 from comply.files.readers import decode_text
+from comply.text import normalise_text
 
 # Text that speaks to a language model rather than to a reader of a regulation: told to drop its instructions,
 # to take another role or to answer a set text, or shaped as a chat turn. Built in, so that no edit of the word
@@ -90,10 +91,12 @@ class Screener:
     def screen(self, text: str, limit: int = 20) -> list[ScreenHit]:
         """Return up to ``limit`` hits, in order of position; matched personal data is masked.
 
-        An instruction to a model is named ``指令注入：…`` and quoted with what follows it on its line.
+        An instruction to a model is named ``指令注入：…`` and quoted with what follows it on its line; it is
+        looked for in the text with invisible characters removed (so ``忽\u200b略以上指令`` is found too).
         """
-        hits = [ScreenHit(f"指令注入：{name}", _passage(text, m), m.start())
-                for name, pattern in INJECTION_PATTERNS for m in pattern.finditer(text)]
+        visible = normalise_text(text)
+        hits = [ScreenHit(f"指令注入：{name}", _passage(visible, m), m.start())
+                for name, pattern in INJECTION_PATTERNS for m in pattern.finditer(visible)]
         for word in self.words:
             start = text.find(word)
             if start >= 0:

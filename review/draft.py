@@ -1,22 +1,20 @@
-"""A marketing draft as plain text: where it came from, OCR lines for images, and the one text normalisation.
+"""A marketing draft as plain text: where it came from, OCR lines for images, and the length cap.
 
 Every failure to read a draft is a :class:`DraftError` with a kind and a message in Simplified Chinese.
-Every way into a review (paste, file, batch line, evaluation set) goes through :func:`normalise_text`,
+Every way into a review (paste, file, batch line, evaluation set) goes through :func:`comply.text.normalise_text`,
 and a review refuses a draft longer than the ``max_draft_chars`` setting (:func:`review_text`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from comply.config import load_settings
+from comply.text import normalise_text
 
 PASTED = "粘贴文本"
 # Zero-width and invisible format characters (also used to slip banned words past a filter), C0/C1
 # controls other than tab/newline, and the byte-order mark.
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85]")
 
 
 class DraftError(ValueError):
@@ -62,11 +60,6 @@ class Draft:
     source: str
     kind: str  # "text" | "txt" | "docx" | "pdf" | "image"
     ocr_lines: tuple[OcrLine, ...] = ()
-
-
-def normalise_text(text: str) -> str:
-    """Unify newlines to ``\\n`` and drop the BOM, zero-width characters and stray control characters."""
-    return _INVISIBLE.sub("", _NEWLINES.sub("\n", text))
 
 
 def review_text(text: str, max_chars: int) -> str:

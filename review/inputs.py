@@ -13,9 +13,15 @@ import zipfile
 from pathlib import Path
 
 from comply.files.errors import ReadError
-from comply.files.limits import DEFAULT_LIMITS, ReadLimits, check_paragraphs, oversize_message
+from comply.files.limits import (
+    DEFAULT_LIMITS,
+    ReadLimits,
+    check_paragraphs,
+    oversize_message,
+)
 from comply.files.readers import TEXT_SUFFIXES, decode_text, read_docx, read_pdf
-from review.draft import Draft, DraftError, OcrLine, normalise_text
+from comply.text import normalise_text
+from review.draft import Draft, DraftError, OcrLine
 from review.ocr import ocr_images, open_image, pdf_images
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comply.files.limits import DEFAULT_LIMITS, ReadLimits, pdf_bounds
-from review.draft import DraftError, OcrLine, Point, normalise_text
+from comply.text import normalise_text
+from review.draft import DraftError, OcrLine, Point
 
 if TYPE_CHECKING:
     from PIL import Image

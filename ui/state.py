@@ -131,10 +131,13 @@ def oidc_enabled() -> bool:
 
 
 def signin_source() -> str:
-    """This browser session's identifier for the sign-in limits (random, kept across sign-outs, never shown).
+    """Where this sign-in comes from, for the sign-in limits: the client's address when Streamlit knows it (so a
+    page reload stays the same source), else a random identifier of this browser session (never shown).
 
-    A session that has signed in to an account is a known-good source for it: failures elsewhere do not hold it back.
+    A source that has signed in to an account is a known-good source for it: failures elsewhere do not hold it back.
     """
+    if st.context.ip_address:
+        return f"ip:{st.context.ip_address}"
     if _SOURCE_KEY not in st.session_state:
         st.session_state[_SOURCE_KEY] = secrets.token_urlsafe(24)
     return f"session:{st.session_state[_SOURCE_KEY]}"

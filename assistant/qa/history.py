@@ -159,13 +159,15 @@ def messages(
 
 
 def _source_levels(con: duckdb.DuckDBPyConnection, stored: list[StoredMessage]) -> dict[str, int]:
-    """The current level of every chunk and case the messages rest on, keyed ``chunk:ID`` / ``case:ID``."""
+    """The current level of every chunk (the highest of any version of its document) and case the messages rest
+    on, keyed ``chunk:ID`` / ``case:ID``."""
     chunk_ids = sorted({str(x["chunk_id"]) for m in stored for x in (*m.clauses, *m.citations) if x.get("chunk_id")})
     case_ids = sorted({str(c["case_id"]) for m in stored for c in m.cases if c.get("case_id")})
     levels: dict[str, int] = {}
     if chunk_ids:
         for chunk_id, level in con.execute(
-            "SELECT c.chunk_id, d.level FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN (SELECT unnest(?))",
+            "SELECT c.chunk_id, max(v.level) FROM chunks c JOIN documents d USING (doc_id) "
+            "JOIN documents v ON v.doc_key = d.doc_key WHERE c.chunk_id IN (SELECT unnest(?)) GROUP BY c.chunk_id",
             [chunk_ids],
         ).fetchall():
             levels[f"chunk:{chunk_id}"] = int(level)

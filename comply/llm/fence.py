@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from comply.text import normalise_text
+
 # The section labels of this project's prompts, and role names a model may take for a turn of the chat.
 LABELS = (
     "参考条款", "问题", "文案", "文案结束", "类别", "已发现的问题", "对话历史", "追问", "资料", "资料结束",
@@ -24,7 +26,8 @@ _CHAT_TOKEN = re.compile(r"<\|([^<>|\n]{1,40})\|>")
 
 def fence(text: str) -> str:
     """``text`` with the prompts' section labels (【问题】 → 〔问题〕), clause numbers at the start of a line
-    (``[2]`` → 〔2〕) and chat-template tokens (``<|im_start|>`` → ‹|im_start|›) made inert."""
-    text = _LABEL.sub(r"〔\1〕", text)
+    (``[2]`` → 〔2〕) and chat-template tokens (``<|im_start|>`` → ‹|im_start|›) made inert; invisible characters
+    are dropped first, so that ``【\u200b问题】`` is caught too."""
+    text = _LABEL.sub(r"〔\1〕", normalise_text(text))
     text = _CLAUSE_NUMBER.sub(r"\1〔\2〕", text)
     return _CHAT_TOKEN.sub(r"‹|\1|›", text)

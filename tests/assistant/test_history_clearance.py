@@ -52,3 +52,19 @@ def test_a_document_raised_after_the_answer_withholds_it(leveled_kb):
     admin.set_level(settings, con, doc_id, 2, actor="admin")
     after = messages(con, cid, "bob", clearance=1)
     assert "白鹭条款" not in _visible(after) and after[-1].content == WITHHELD
+
+
+def test_a_new_version_at_a_higher_level_withholds_answers_from_the_old_one(leveled_kb, tmp_path):
+    from support import INTERNAL_POLICY
+
+    from kb_ingest.ingest import ingest
+    from kb_ingest.listing import documents
+
+    settings, con = leveled_kb
+    cid = _store(settings, con, "bob", "员工可以向客户承诺收益吗？", clearance=1)
+    newer = tmp_path / "newer" / "员工执业行为守则.md"
+    newer.parent.mkdir()
+    newer.write_text(INTERNAL_POLICY.replace("当日", "两小时内"), encoding="utf-8")
+    assert ingest(settings, con, [newer], level=2).files[0].status == "replaced"
+    assert messages(con, cid, "bob", clearance=1)[-1].content == WITHHELD
+    assert "员工执业行为守则" not in {d["doc_key"] for d in documents(con, clearance=1)}, "nor is its old version listed"

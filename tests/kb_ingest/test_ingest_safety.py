@@ -179,3 +179,24 @@ def test_a_failed_transaction_changes_nothing_and_leaves_no_index_folder(small_k
     assert _live(con, "内部合规手册") == []
     assert con.execute("SELECT version FROM index_versions WHERE state = 'live'").fetchone()[0] == 1
     assert ingest(settings, con, [_policy(tmp_path / "files")], level=SECRET).index_version == 2  # and it works again
+
+
+def test_a_deleted_secret_document_cannot_come_back_lower_by_an_explicit_level(small_kb, tmp_path):
+    settings, con = small_kb
+    path = _policy(tmp_path / "files")
+    admin.delete(settings, con, ingest(settings, con, [path], level=SECRET).files[0].doc_id, "admin")
+    back = ingest(settings, con, [path], level=PUBLIC).files[0]
+    assert (back.status, back.kind) == ("error", "level_lowered") and _live(con, "内部合规手册") == []
+    assert ingest(settings, con, [path]).files[0].status == "added" and _live(con, "内部合规手册")[0][1] == SECRET
+
+
+def test_an_uploader_cannot_overwrite_or_probe_a_document_above_their_clearance(small_kb, tmp_path):
+    settings, con = small_kb
+    path = _policy(tmp_path / "files")
+    doc_id = ingest(settings, con, [path], level=SECRET).files[0].doc_id
+    for text in (SECRET_POLICY, SECRET_POLICY.replace("五个工作日", "三个工作日")):  # the same content, then new content
+        path.write_text(text, encoding="utf-8")
+        refused = ingest(settings, con, [path], clearance=INTERNAL).files[0]
+        assert (refused.status, refused.kind) == ("error", "forbidden")
+        assert "秘密" not in refused.message and doc_id not in refused.message
+    assert _live(con, "内部合规手册") == [(doc_id, SECRET, "live")]

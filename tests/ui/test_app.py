@@ -278,3 +278,12 @@ def test_history_pairs_questions_with_their_answers_and_labels_citations():
     clause = {"doc_title": "证券法", "article": "第一百三十五条"}
     assert citation_label({"n": 1, "verified": True}, clause) == "[1] 《证券法》第一百三十五条"
     assert citation_label({"n": 7, "verified": False, "chunk_id": None}, None) == "[7] （无此条款） ✗ 未通过核验"
+
+
+def test_the_audit_table_shows_a_typed_formula_as_text(app_env):
+    """A name typed at the login form reaches the log; the table (and its own CSV download) never holds a formula."""
+    signed_in('=HYPERLINK("http://evil.example/","x")', "not-the-password-1")
+    at = sign_in("root")
+    at.switch_page("ui/pages/audit.py").run()
+    cells = [str(v) for column in ("actor", "target", "detail") for v in at.dataframe[0].value[column]]
+    assert any(c.startswith("'=HYPERLINK") for c in cells) and not any(c.startswith(("=", "+", "-", "@")) for c in cells)

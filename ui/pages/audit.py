@@ -3,6 +3,7 @@
 import streamlit as st
 
 from comply import audit, audit_view
+from comply.files.office import safe_cell
 from ui import nav, state
 from ui.safe_text import plain
 
@@ -34,7 +35,8 @@ dates = date_col.date_input("日期范围（UTC）", value=(), key="audit_dates"
 start, end = (tuple(dates) + (None, None))[:2]
 rows = audit_view.query(cur, chosen_actions, chosen_actors, start, end or start, clearance=user.clearance)
 st.caption(f"共 {len(rows)} 条记录（最新在前）；密级高于您（{user.clearance_name}）的详情已隐去")
-st.dataframe(rows, hide_index=True, key="audit_table",
+shown = [{k: safe_cell(v) for k, v in row.items()} for row in rows]  # the table's own CSV download runs no formula
+st.dataframe(shown, hide_index=True, key="audit_table",
              column_order=("seq", "ts", "actor", "action", "target", "detail", "hash"),
              column_config={"seq": "序号", "ts": "时间（UTC）", "actor": "操作人", "action": "操作", "target": "对象",
                             "detail": st.column_config.TextColumn("详情", width="large"), "hash": "哈希"})

@@ -17,7 +17,8 @@ if live_version(cur, state.settings().index_root) is None:
     st.error("知识库尚未建立索引，请管理员先导入法规和案例")
     st.stop()
 facets = cases.case_facets(cur, user.clearance)
-query = st.text_input("按违规行为搜索", key="cases_query", placeholder="例如：营业部员工替客户买卖股票")
+query = st.text_input("按违规行为搜索", key="cases_query", placeholder="例如：营业部员工替客户买卖股票",
+                      max_chars=state.settings().max_question_chars)
 authority, year, measure, tag = st.columns(4)
 flt = cases.CaseFilter(
     authority.selectbox("处罚机关", facets.authorities, index=None, placeholder="全部", key="cases_authority"),

@@ -56,7 +56,8 @@ with upload_tab:
         with st.status(f"正在导入 {len(uploads)} 个文件…", expanded=True) as status:
             st.write("解析结构、筛查敏感词、计算向量并构建新版本索引；完成后一次性切换上线。")
             with tempfile.TemporaryDirectory(prefix="kb-upload-") as folder:
-                report = ingest(settings, cur, save_uploads(Path(folder), uploads), level=level, actor=user.username)
+                report = ingest(settings, cur, save_uploads(Path(folder), uploads), level=level, actor=user.username,
+                                clearance=user.clearance)
             failed = len(report.errors)
             status.update(
                 label=f"导入完成：{len(report.files) - failed} 个成功，{failed} 个失败"
