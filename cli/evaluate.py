@@ -47,27 +47,38 @@ class _PassThrough(Command):
         return []
 
 
-def _review(settings: Settings, dataset: str, modes: list[str], clearance: int) -> _Outcome:
-    from eval.review import evaluate, load_dataset, rules_categories
+def _review(settings: Settings, dataset: str, modes: list[str], clearance: int, labelled_genre: bool) -> _Outcome:
+    from eval.review import (
+        check_genres,
+        evaluate,
+        evaluate_drafts,
+        load_dataset,
+        rules_categories,
+    )
     from review.baseline import apply_baseline
+    from review.genre import AUTO, load_genres
     from review.pipeline import Reviewer
     from review.rules import load_default_rules
 
     drafts = load_dataset(Path(dataset))
+    if labelled_genre:
+        check_genres(drafts, load_genres(settings.genres_file))
     rules = load_default_rules(settings)
+    categories = rules_categories(rules)
     reports, model = {}, None
     for mode in modes:
         if mode == "baseline":
-            reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), rules_categories(rules))
+            reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), categories)
             continue
         with open_llm(settings, mode == "rules", True) as backend:
             if mode == "llm" and backend.client is None:
                 return error(f"无法评测 llm 模式：{backend.reason}")
             model = backend.model if mode == "llm" else model
             reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
-            reports[mode] = evaluate(drafts, lambda text, r=reviewer: r.review(text, clearance=clearance, user="eval", rewrite=False).findings,
-                                     rules_categories(rules))
-    return {"dataset": dataset, "modes": reports}, model
+            reports[mode] = evaluate_drafts(
+                drafts, lambda d, r=reviewer: r.review(d.text, clearance=clearance, user="eval", rewrite=False,
+                                                       genre=d.genre if labelled_genre else AUTO), categories)
+    return {"dataset": dataset, "genre": "labelled" if labelled_genre else AUTO, "modes": reports}, model
 
 
 def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int) -> _Outcome:
@@ -119,10 +130,12 @@ def _print_report(suite: str, report: dict[str, Any], dataset: str) -> None:
 
         click.echo(generation_report(report, dataset))
     elif suite == "review":
-        from eval.review import format_report
+        from eval.review import format_side_by_side
 
-        click.echo("\n".join(format_report(r, f"mode: {mode}   dataset: {dataset}   drafts: {r['n_drafts']} (clean {r['n_clean']})")
-                             + "\n" for mode, r in report["modes"].items()))
+        first = next(iter(report["modes"].values()))
+        genre = "按数据集标注" if report["genre"] == "labelled" else "自动识别"
+        click.echo(format_side_by_side(report["modes"], f"方式：{' / '.join(report['modes'])}   数据集：{dataset}   "
+                                                        f"文案：{first['n_drafts']} 篇（干净 {first['n_clean']}）   体裁：{genre}") + "\n")
     elif suite == "cases":
         from eval.cases import format_report as cases_report
 
@@ -188,8 +201,10 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 @click.option("--save", is_flag=True, help="把结果保存到数据库并打印记录编号")
 @click.option("--report", "report_dir", metavar="DIR", help="把报告（JSON、Markdown、HTML）写到该目录")
 @click.option("--limit", type=int, default=50, help="用于 runs：最多列出多少条")
+@click.option("--use-labelled-genre", is_flag=True,
+              help="用于 review：把数据集标注的体裁交给审核（默认与用户一样自动识别体裁）")
 def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tuple[str, ...], clearance: int, as_json: bool,
-             save: bool, report_dir: str | None, limit: int) -> int:
+             save: bool, report_dir: str | None, limit: int, use_labelled_genre: bool) -> int:
     """Run an evaluation suite (optionally saved and reported), list stored runs, or compare two of them."""
     from eval.runs import new_run, save_run, settings_config
 
@@ -202,11 +217,13 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
     allowed = _MODES.get(suite, ())
     if any(m not in allowed for m in mode):
         return error(f"{suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", 2)
+    if use_labelled_genre and suite != "review":
+        return error("--use-labelled-genre 只用于 review 评测", 2)
     modes = list(mode or _DEFAULT_MODES.get(suite, ()))
     settings = current_settings()
     try:
         if suite == "review":
-            outcome = _review(settings, dataset, modes, clearance)
+            outcome = _review(settings, dataset, modes, clearance, use_labelled_genre)
         elif suite == "qa":
             outcome = _qa(settings, dataset, modes, clearance)
         elif suite == "generation":

@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import click
 
-from cli import audit, clients, evaluate, generate, kb, qa, review, search, users
+from cli import audit, clients, evaluate, gate, generate, kb, qa, review, search, users
 from cli.common import EXIT_BUSY, Group, explain
 
 
@@ -31,7 +31,8 @@ class _Root(Group):
 @click.group(name="comply", cls=_Root, help="合规智能助手命令行", context_settings={"help_option_names": ["-h", "--help"]},
              epilog=f"退出码：0 成功；1 出错；2 用法错误；{EXIT_BUSY} 数据库正被其他进程占用或同时修改（未做任何改动，可稍后重试）",
              commands=[kb.ingest, search.search, search.cases, kb.docs, kb.reindex, audit.audit, kb.status, qa.ask, review.review,
-                       generate.generate, clients.clients, review.points, qa.llm, evaluate.evaluate, evaluate.bench, users.users])
+                       generate.generate, clients.clients, review.points, gate.gate, qa.llm, evaluate.evaluate, evaluate.bench,
+                       users.users])
 def cli() -> None:
     """The root of every ``comply`` command."""
 

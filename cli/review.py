@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 
 def _print_report(report: ReviewReport, source: str) -> None:
-    from review.export import mode_label
+    from review.export import confidence_text, genre_label, mode_label
 
     click.echo(f"《{source}》审核结果（{mode_label(report)}）：{len(report.findings)} 个问题，用时 {report.total_s:.2f} 秒")
+    if report.genre:
+        click.echo(f"体裁：{genre_label(report)}")
+    click.echo("环节：" + "；".join(s.label() for s in report.stages))
     if report.notice:
         click.echo(f"注意：{report.notice}")
     for n, f in enumerate(report.findings, start=1):
@@ -31,6 +34,11 @@ def _print_report(report: ReviewReport, source: str) -> None:
                    f"   依据：{basis}\n   建议：{f.suggestion}")
         for case in f.cases:
             click.echo(f"   相似案例：{case.case_id} {case.title}")
+    if report.hints:
+        click.echo(f"\n待复核提示（大模型单独提出，未计入结论，共 {len(report.hints)} 条）：")
+    for n, h in enumerate(report.hints, start=1):
+        click.echo(f"{n}. [{h.category}] “{h.span}”（{h.start}–{h.end}，置信度 {confidence_text(h.confidence)}）\n"
+                   f"   说明：{h.explanation}\n   原因：{h.why}")
     if report.rewrite:
         click.echo(f"\n改写稿（{report.rounds} 轮）：\n{report.rewrite}")
 
@@ -43,8 +51,10 @@ def _print_report(report: ReviewReport, source: str) -> None:
 @click.option("--clearance", type=LEVEL, default=0, help=f"审核人密级：{LEVEL_NAMES}（默认 公开）")
 @click.option("--user", default="cli", help="记入审计日志的审核人")
 @click.option("--no-llm", is_flag=True, help="只用规则审核")
+@click.option("--genre", default="auto", help="文案体裁（默认 auto 自动识别）：fund_promo / brokerage_ad / advisory_service / "
+              "wechat_post / poster / daily_commentary / holding_report")
 @click.option("--json", "as_json", is_flag=True)
-def review(file: str | None, drafts: str | None, clearance: int, user: str, no_llm: bool, as_json: bool) -> int:
+def review(file: str | None, drafts: str | None, clearance: int, user: str, no_llm: bool, genre: str, as_json: bool) -> int:
     """Review one draft (a file, or stdin for ``-``) or a JSONL batch (one JSON line out per draft)."""
     from review.draft import DraftError, draft_from_text
     from review.inputs import read_draft
@@ -52,7 +62,12 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
 
     if bool(file) == bool(drafts):
         return error("请给出一个文件（或 - 表示标准输入），或用 --drafts FILE.jsonl 批量审核", 2)
+    from review.genre import AUTO, load_genres
+
     settings = current_settings()
+    known = load_genres(settings.genres_file)
+    if genre != AUTO and genre not in known:
+        return error(f"未知的体裁“{genre}”，可选：{AUTO}、{'、'.join(known)}", 2)
     if drafts:
         if not Path(drafts).is_file():
             return error(f"找不到批量文件 {drafts}")
@@ -67,9 +82,9 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
     with open_llm(settings, no_llm, as_json) as backend:
         reviewer = Reviewer(settings, con, backend.client, backend.reason)
         if drafts:
-            return _review_batch(reviewer, lines, clearance, user)
+            return _review_batch(reviewer, lines, clearance, user, genre)
         try:
-            report = reviewer.review(draft.text, clearance=clearance, user=user)
+            report = reviewer.review(draft.text, clearance=clearance, user=user, genre=genre)
         except DraftError as exc:
             return error(exc.message)
     if as_json:
@@ -80,8 +95,10 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
     return 0
 
 
-def _review_batch(reviewer: Reviewer, lines: Iterable[BatchLine], clearance: int, user: str) -> int:
-    """Review each line's draft, as pasted text is (normalised, capped); a bad line is reported and the batch goes on."""
+def _review_batch(reviewer: Reviewer, lines: Iterable[BatchLine], clearance: int, user: str, genre: str) -> int:
+    """Review each line's draft, as pasted text is (normalised, capped); a bad line is reported and the batch goes on.
+
+    Each output line records the stages that ran and why any did not (``stages``), and the model's hints apart."""
     from review.draft import DraftError, draft_from_text
 
     failed = False
@@ -90,7 +107,7 @@ def _review_batch(reviewer: Reviewer, lines: Iterable[BatchLine], clearance: int
         if not problem:
             try:
                 draft = draft_from_text(line.text, reviewer.settings.max_draft_chars)
-                print_json(reviewer.review(draft.text, clearance=clearance, user=user, rewrite=False).as_json(line.id))
+                print_json(reviewer.review(draft.text, clearance=clearance, user=user, rewrite=False, genre=genre).as_json(line.id))
                 continue
             except DraftError as exc:
                 problem = exc.message

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     oidc: str = "off"
     disclosures_file: Path = Field(PROJECT_ROOT / "config" / "disclosures.toml", validation_alias="COMPLY_DISCLOSURES")
     generate_rounds: int = 3
+    genres_file: Path = Field(PROJECT_ROOT / "config" / "genres.toml", validation_alias="COMPLY_GENRES")
+    genre_examples: Path = PROJECT_ROOT / "eval" / "datasets" / "review_drafts_extra.jsonl"
+    review_gate_file: Path = PROJECT_ROOT / "config" / "review_gate.json"
+    gate_precision: float = 0.9
+    llm_review_chars: int = 1500
+    llm_review_clauses: int = 0
+    llm_review_max_tokens: int = 512
     audit_key_file: Path | None = None
 
     @field_validator("*", mode="after")
@@ -125,6 +132,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Overrides, then the environment, then the config file; no .env or secrets folder."""
         return init_settings, env_settings, _CheckedToml(settings_cls)
+
+    @property
+    def local_gate_file(self) -> Path:
+        """Gate calibrations measured on this installation (``comply gate calibrate``); they override the shipped ones."""
+        return self.data_dir / "review_gate.json"
 
     @property
     def db_path(self) -> Path:

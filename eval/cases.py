@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comply.files.tables import text_table
-from eval.jsonl import read_jsonl
+from comply.files.jsonl import read_jsonl
 from eval.metrics import hit_at, reciprocal_rank
 from retrieval.search import Searcher
 

@@ -19,7 +19,7 @@ from assistant.generate.brief import Brief, BriefError, parse_brief
 from assistant.generate.loop import Loop
 from assistant.generate.marketing import GenerationRefused, generate_marketing
 from comply.files.tables import text_table
-from eval.jsonl import read_jsonl
+from comply.files.jsonl import read_jsonl
 from eval.stats import percentile
 from review.verify import new_figures
 

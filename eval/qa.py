@@ -26,7 +26,7 @@ from comply.config import Settings
 from comply.lawtext.citations import normalize_law_name
 from comply.llm.client import LlmClient, LlmError
 from comply.llm.fence import fence
-from eval.jsonl import read_jsonl
+from comply.files.jsonl import read_jsonl
 from retrieval.search import Searcher
 
 CONDITIONS = ("retrieval", "closed")

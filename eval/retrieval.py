@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comply.files.tables import text_table
-from eval.jsonl import read_jsonl
+from comply.files.jsonl import read_jsonl
 from eval.metrics import hit_at, ndcg_at, reciprocal_rank
 from eval.stats import latency_summary
 from retrieval.search import MODES, Hit, Searcher

@@ -25,6 +25,7 @@ _BREAKS = (
     re.compile(r"[。！？!?；;…]+[”’」』）)】\"']*"),
     re.compile(r"[，,、：:]"),
 )
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
 _HEADING_LINE = re.compile(rf"{_HEADING}[^\n]{{0,40}}$")
 
 
@@ -77,3 +78,8 @@ def _pack(text: str, pieces: list[tuple[int, int]], max_chars: int) -> list[tupl
                 continue
         groups.append([piece])
     return [(group[0][0], group[-1][1]) for group in groups]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Offsets of the sentences of ``text`` (cut at sentence ends, semicolons and line ends), blank ones left out."""
+    return [_trim(text, m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip()]

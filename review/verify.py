@@ -38,7 +38,7 @@ def locate(span: str, text: str) -> tuple[int, int] | None:
 def check_findings(findings: list[LlmFinding], text: str, offset: int, clauses: list[ClauseRef]) -> tuple[list[CheckedFinding], list[dict]]:
     """Keep findings whose span is in ``text`` (a section starting at ``offset`` of the draft).
 
-    Citations keep only clause ids that were given; the rest are dropped and reported.
+    Citations keep only clause ids that were given; the rest are dropped (and reported, when any clause was given).
     Returns the kept findings and, for each dropped one, why.
     """
     kept: list[CheckedFinding] = []
@@ -50,7 +50,7 @@ def check_findings(findings: list[LlmFinding], text: str, offset: int, clauses: 
             continue
         refs = [clauses[i - 1] for i in dict.fromkeys(f.clause_ids) if 1 <= i <= len(clauses)]
         invalid = [i for i in f.clause_ids if not 1 <= i <= len(clauses)]
-        if invalid:
+        if invalid and clauses:  # with no clauses offered, ids are meaningless and ignored
             dropped.append({"span": f.span, "category": f.category, "reason": f"引用了未提供的条款编号 {invalid}，已移除该引用"})
         kept.append(CheckedFinding(f, where[0] + offset, where[1] + offset, refs))
     return kept, dropped

@@ -13,7 +13,7 @@ from eval import retrieval as retrieval_suite
 from eval import review as review_suite
 from eval.charts import bar_chart
 from retrieval.search import Searcher
-from review.pipeline import Reviewer
+from review.pipeline import Reviewer, ReviewReport
 from review.rules import load_default_rules
 
 RETRIEVAL_METRICS = retrieval_suite.METRICS
@@ -31,8 +31,8 @@ def run_retrieval(settings: Settings, con: duckdb.DuckDBPyConnection, items: lis
 
 
 def _llm_predictor(reviewer: Reviewer, clearance: int, user: str) -> review_suite.Predict:
-    def predict(text: str) -> list:
-        return reviewer.review(text, clearance=clearance, user=user, rewrite=False).findings
+    def predict(text: str) -> ReviewReport:  # the whole review: its hints and stages are scored apart from its findings
+        return reviewer.review(text, clearance=clearance, user=user, rewrite=False)
 
     return predict
 

@@ -129,8 +129,9 @@ def run_job(
         try:
             result = generate_personal(loop, client_id, status.kind, market_date=status.market_date, user=user,
                                        clearance=clearance, max_rounds=max_rounds)
-            review = {"mode": result.report.mode, "notes": result.notes,
-                      "findings": [{k: v for k, v in f.as_json().items() if k not in ("citations", "cases")} for f in result.report.findings]}
+            review = {"mode": result.report.mode, "notes": result.notes, "stages": [s.as_json() for s in result.report.stages],
+                      "findings": [{k: v for k, v in f.as_json().items() if k not in ("citations", "cases")} for f in result.report.findings],
+                      "hints": [{k: v for k, v in h.as_json().items() if k != "citations"} for h in result.report.hints]}
             _finish(con, job_id, client_id, status.kind, "done", text=result.text, review=json.dumps(review, ensure_ascii=False),
                     rounds=result.rounds, mode=result.mode)
         except PersonalError as exc:

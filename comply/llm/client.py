@@ -38,6 +38,10 @@ class LlmUnavailable(LlmError):
     """The server could not be reached, timed out, or kept failing."""
 
 
+class LlmTimeout(LlmUnavailable):
+    """The server did not answer within the timeout, or the answer overran the call's deadline."""
+
+
 class LlmOutputError(LlmError):
     """The model's structured output stayed invalid after one repair attempt."""
 
@@ -139,7 +143,7 @@ class LlmClient:
         try:
             return retrying(self._client.chat_completion, messages, model=self.model or "tgi", stream=stream, **params)
         except InferenceTimeoutError as exc:
-            raise LlmUnavailable(f"大模型服务 {opts.timeout_s:g} 秒内无响应") from exc
+            raise LlmTimeout(f"大模型服务 {opts.timeout_s:g} 秒内无响应") from exc
         except HfHubHTTPError as exc:
             raise LlmUnavailable(f"大模型服务返回错误（HTTP {_status(exc)}）") from exc
         except httpx2.TransportError as exc:
@@ -182,7 +186,7 @@ class LlmClient:
         try:
             yield from within(seconds, produce)
         except DeadlineExceeded:
-            raise LlmUnavailable(f"大模型服务 {self.options.deadline_s:g} 秒内未完成回答（单次调用总时限），已中止") from None
+            raise LlmTimeout(f"大模型服务 {self.options.deadline_s:g} 秒内未完成回答（单次调用总时限），已中止") from None
 
     def response_format(self, schema: dict, name: str) -> dict:
         """The ``response_format`` this backend understands for a JSON schema."""

@@ -22,6 +22,11 @@ class ChatModel(Protocol):
         """The name of the model that answers (recorded in the audit chain)."""
         ...
 
+    @property
+    def kind(self) -> str:
+        """Which server protocol serves it: ``tgi``, ``openai`` or ``llama.cpp`` (review's gate is calibrated per kind and model)."""
+        ...
+
     def stream(self, messages: list[dict], **params: object) -> Iterator[str]:
         """The answer's text pieces as they are generated."""
         ...

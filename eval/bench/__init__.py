@@ -2,7 +2,8 @@
 
 Nothing here asserts a timing; it measures and reports (JSON + a Markdown table describing the machine).
 Scale-ups are synthetic (``synthetic``): real chunks replicated with light perturbation and real chunk vectors plus
-small Gaussian noise. Modules: ``synthetic`` (data), ``baseline`` (LangChain), ``measures``, ``report`` (Markdown),
+small Gaussian noise. Modules: ``synthetic`` (data), ``baseline`` (LangChain), ``measures``, ``review_llm`` (the model
+stage of review per 400-character draft), ``report`` (Markdown),
 ``timing`` (helpers) and ``command`` (``main``, which ``comply bench`` calls).
 """
 

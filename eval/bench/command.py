@@ -14,7 +14,7 @@ from comply.config import load_settings
 from eval.bench.report import markdown
 from eval.bench.timing import machine, stage
 
-MEASURES = ("ingest", "search", "review", "llm", "baseline")
+MEASURES = ("ingest", "search", "review", "review-llm", "llm", "baseline")
 DEFAULT_MEASURES = ("ingest", "search", "review", "baseline")
 BASELINE_MAX_ROWS = 100_000
 
@@ -28,6 +28,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=None, help="existing data dir to search (default: fresh ingest, else COMPLY_DATA)")
     p.add_argument("--skip-ingest", action="store_true", help="do not ingest; use the existing data dir")
     p.add_argument("--llm", action="store_true", help="also time one grounded question with the configured LLM")
+    p.add_argument("--review-drafts", type=int, default=10,
+                   help="review-llm: time the first N shipped dev drafts of 300-500 characters")
     p.add_argument("--baseline-max-rows", type=int, default=BASELINE_MAX_ROWS,
                    help="build the LangChain ensemble only at scales up to this many rows (its BM25 scores every row in Python)")
     p.add_argument("--no-gpu", action="store_true", help="do not run dense search on the GPU even when faiss sees one")
@@ -37,6 +39,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     bad = [m for m in args.only if m not in MEASURES]
     if bad:
         p.error(f"unknown measure(s) {', '.join(bad)}; choose from {', '.join(MEASURES)}")
+    if args.review_drafts < 1:
+        p.error("--review-drafts 须为正整数")
     if args.llm and "llm" not in args.only:
         args.only.append("llm")
     try:
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> dict:
     from comply.db import connect
     from eval.bench.baseline import bench_baseline
     from eval.bench.measures import bench_ingest, bench_llm, bench_review, bench_search, dev_questions
+    from eval.bench.review_llm import bench_review_llm
     from eval.bench.synthetic import load_real_chunks, tokenize_sentences
 
     settings = load_settings(**({"data_dir": args.data} if args.data else {}))
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> dict:
                 report["ingest"] = bench_ingest(settings, tmp / "data")
             if not args.data:
                 settings = load_settings(data_dir=tmp / "data", corpus_dir=settings.corpus_dir, audit_key_file=tmp / "audit.key")
-        if not any(m in args.only for m in ("search", "review", "llm", "baseline")):
+        if not any(m in args.only for m in ("search", "review", "review-llm", "llm", "baseline")):
             return report
         con = connect(settings.db_path)
         with stage(report, "load"):
@@ -84,6 +89,9 @@ def run(args: argparse.Namespace) -> dict:
         if "review" in args.only:
             with stage(report, "review"):
                 report["review"] = bench_review(settings, con, args.queries)
+        if "review-llm" in args.only:
+            with stage(report, "review-llm"):
+                report["review-llm"] = bench_review_llm(settings, con, args.review_drafts)
         if "llm" in args.only:
             with stage(report, "llm"):
                 report["llm"] = bench_llm(settings, con, items[0].query)

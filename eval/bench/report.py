@@ -73,6 +73,26 @@ def _review(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _review_llm(r: dict) -> list[str]:
+    if r.get("skipped"):
+        return [f"Review, model stage: not measured ({r['reason']}).", ""]
+    c = r["chars"]
+    fewer = f" (asked for {r['asked']}; the shipped set has no more)" if r["drafts"] < r["asked"] else ""
+    failed = ", ".join(f"{code} {n}" for code, n in r["failed"].items()) or "none"
+
+    def row(what: str, stats: dict) -> str:
+        cells = f"{stats['p50_s']:.2f} | {stats['p95_s']:.2f}" if stats["n"] else "– | –"
+        return f"| {what} | {stats['n']} | {cells} |"
+
+    title = f"## Review, model stage ({r['drafts']} dev drafts of {c['min']}–{c['max']} characters, mean {c['mean']:.0f}{fewer}; {r['backend']})"
+    return [title, "",
+            "| what (drafts where the model stage ran) | n | p50 s | p95 s |", "|---|---|---|---|",
+            row("model requests per draft", r["model_s"]), row("model requests per 400 characters", r["model_s_per_400_chars"]),
+            row("whole review per draft (rules, genre, model, gate, cases)", r["review_s"]), "",
+            (f"Model stage ran on {r['ran']} of {r['drafts']} drafts ({r['share_ran']:.0%}); skipped because the rules covered "
+             f"every sentence on {r['covered']} ({r['share_covered']:.0%}); failed: {failed}. Backend start-up {r['startup_s']:.1f} s."), ""]
+
+
 def _llm(llm: dict) -> list[str]:
     if llm.get("skipped"):
         return [f"LLM: not measured ({llm.get('reason')}).", ""]
@@ -94,6 +114,8 @@ def markdown(report: dict) -> str:
         lines += _baseline(report["baseline"])
     if "review" in report:
         lines += _review(report["review"])
+    if "review-llm" in report:
+        lines += _review_llm(report["review-llm"])
     lines += _llm(report.get("llm", {"skipped": True, "reason": "not requested (--llm not given)"}))
     lines += ["## Peak RSS per stage (MiB, process peak so far: monotonic)", "", "| stage | wall s | peak RSS MiB |", "|---|---|---|"]
     lines += [f"| {k} | {v['wall_s']:.1f} | {v['peak_rss_mb_after']:.0f} |" for k, v in report.get("stages", {}).items()]

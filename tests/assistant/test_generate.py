@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from support import tgi_client
+from support import calibrated, tgi_client
 from support.tgi_double import Reply
 
 from assistant.generate.brief import BriefError, parse_brief
@@ -37,8 +37,10 @@ def brief(channel: str = "poster", **product: object) -> object:
     return parse_brief({"product": {**PRODUCT, **product}, "channel": channel, "institution": "衡岳证券"})
 
 
-def loop(corpus_kb, client=None) -> Loop:
+def loop(corpus_kb, client=None, gate=None) -> Loop:
+    """A generation loop; ``gate``, a folder, holds a calibration that opens the gate to the double's findings."""
     settings, con, _ = corpus_kb
+    settings = calibrated(settings, gate, 0.0) if gate is not None else settings
     return Loop(Reviewer(settings, con, client), client, "测试：不使用大模型")
 
 
@@ -161,7 +163,7 @@ def test_a_model_failure_falls_back_to_the_template_and_says_so(corpus_kb, tgi):
     assert result.mode == "template" and result.clean and any("改用模板" in n for n in result.notes)
 
 
-def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, tgi):
+def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, tgi, tmp_path):
     def reply(body: dict) -> str:
         content = body["messages"][-1]["content"]
         if "【文案】" in content:  # the review stage flags the product's name, which the copy cannot change
@@ -169,10 +171,13 @@ def test_model_findings_on_inserted_facts_are_dropped_not_looped_on(corpus_kb, t
                                              "explanation": "x", "clause_ids": [], "suggestion": "y"}]}, ensure_ascii=False)
         return json.dumps({**CLEAN_COPY, "title": PRODUCT["name"]}, ensure_ascii=False)  # the title repeats the name
 
-    tgi.enqueue(*[Reply(content_fn=reply)] * 4)
-    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)
+    tgi.enqueue(*[Reply(content_fn=reply)] * 8)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi), gate=tmp_path), brief("poster"), user="mkt", today=TODAY)
     assert (result.rounds, result.first_pass_clean, result.clean) == (1, True, True)
     assert [d["span"] for d in result.report.dropped] == [PRODUCT["name"]]
+    shut = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster"), user="mkt", today=TODAY)
+    assert (shut.rounds, shut.clean) == (1, True) and not [f for f in shut.report.findings if f.source == "llm"], \
+        "with the gate shut no model finding counts, so none is looped on"
 
 
 def test_figures_are_caught_in_full_width_digits_and_chinese_numerals():
@@ -217,7 +222,7 @@ def test_every_matching_product_kind_adds_its_disclosure_and_private_names_are_r
         generate_marketing(loop(corpus_kb), brief("sms", name="衡远稳进1号私募证券投资基金", type="混合型"), user="mkt", today=TODAY)
 
 
-def test_a_model_finding_in_the_written_copy_is_kept_even_if_the_disclosures_share_its_words(corpus_kb, tgi):
+def test_a_model_finding_in_the_written_copy_is_kept_even_if_the_disclosures_share_its_words(corpus_kb, tgi, tmp_path):
     risky = {**CLEAN_COPY, "lead": "本基金属于低风险品种"}
 
     def reply(body: dict) -> str:
@@ -231,6 +236,7 @@ def test_a_model_finding_in_the_written_copy_is_kept_even_if_the_disclosures_sha
         return json.dumps(risky, ensure_ascii=False)
 
     tgi.enqueue(*[Reply(content_fn=reply)] * 6)
-    result = generate_marketing(loop(corpus_kb, tgi_client(tgi)), brief("poster", risk_level="R2"), user="mkt", today=TODAY)
+    result = generate_marketing(loop(corpus_kb, tgi_client(tgi), gate=tmp_path), brief("poster", risk_level="R2"), user="mkt",
+                                today=TODAY)
     assert "中低风险" in result.text, "the disclosure holds the same words"
     assert (result.rounds, result.first_pass_clean, result.clean) == (2, False, True) and "低风险品种" not in result.text

@@ -90,7 +90,7 @@ def test_an_empty_or_over_long_draft_line_is_refused_alone(comply, tmp_path: Pat
     assert code == 1
     assert lines[0]["id"] == 1 and "302" in lines[0]["error"] and "300" in lines[0]["error"]
     assert lines[1]["id"] == 2 and "没有可审核的内容" in lines[1]["error"]
-    assert lines[2] == {"id": 3, "mode": "rules", "findings": []}
+    assert (lines[2]["id"], lines[2]["mode"], lines[2]["findings"]) == (3, "rules", [])
     assert "第 1 行" in stderr and "第 2 行" in stderr
 
 

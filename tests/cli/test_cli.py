@@ -114,14 +114,16 @@ def test_review_batch_writes_one_line_per_draft(cli_env, tmp_path):
     out = cli_env("review", "--drafts", str(drafts), "--json", "--no-llm")
     assert out.returncode == 0, out.stderr
     first, second = (json.loads(line) for line in out.stdout.splitlines())
-    assert set(first) == {"id", "mode", "findings"} and (first["id"], first["mode"]) == ("a", "rules")
+    assert set(first) == {"id", "mode", "genre", "notice", "stages", "findings", "hints"} and (first["id"], first["mode"]) == ("a", "rules")
     assert all(set(f) == REVIEW_KEYS for f in first["findings"])
     text = "本产品保本保收益，稳赚不赔，欲购从速！"
     assert all(text[f["start"]:f["end"]] == f["span"] for f in first["findings"])
     assert {"guaranteed_return", "improper_solicitation"} <= {f["category"] for f in first["findings"]}
     cited = [c for f in first["findings"] for c in f["citations"]]
     assert cited and all(set(c) == {"chunk_id", "doc_title", "article"} for c in cited)
-    assert second == {"id": 2, "mode": "rules", "findings": []}
+    assert (second["id"], second["mode"], second["findings"], second["hints"]) == (2, "rules", [], [])
+    stages = {s["stage"]: (s["ran"], s["code"]) for s in second["stages"]}
+    assert stages["rules"] == (True, "ran") and stages["model"] == (False, "no_model"), "why the model did not run is recorded"
 
 
 def test_review_of_a_docx_file_and_bad_input(cli_env, tmp_path):

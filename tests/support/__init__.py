@@ -1,9 +1,10 @@
 """What the tests share besides fixtures: paths of the shared data, settings in private folders, a probed
-client for the TGI double, and the texts of the classified test policies. ``support.factories`` makes bad
+client for the TGI double, a gate calibration for the double's model, and the texts of the classified test policies. ``support.factories`` makes bad
 and good input files; ``support.tgi_double`` is a test double of a TGI server at its HTTP boundary."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -46,6 +47,20 @@ def tgi_client(double) -> LlmClient:
     client = LlmClient(double.url, options=ChatOptions(timeout_s=5.0, retries=1, backoff_s=0.01))
     client.probe()
     return client
+
+
+def calibrated(settings: Settings, folder: Path, threshold: float | None, rules_sha256: str | None = None) -> Settings:
+    """Settings whose shipped gate calibration, written in ``folder``, is for the double's model (``tgi:test/tgi``) at
+    ``threshold`` (0.0 opens the gate to every model finding in a marketing genre), current for these settings unless
+    ``rules_sha256`` says otherwise; its one category record is misleading_statement, found 8, confirmed 2."""
+    from review.gate import Calibration, CategoryRecord, save_calibration
+
+    path = folder / "gate.json"
+    rules = rules_sha256 or hashlib.sha256(settings.review_rules_file.read_bytes()).hexdigest()
+    save_calibration(path, Calibration("tgi:test/tgi", threshold, None if threshold is None else 1.0, 0.9,
+                                       {"misleading_statement": CategoryRecord(8, 2)}, "dev.jsonl", "0" * 64, 40,
+                                       "2026-12-06T00:00:00+00:00", rules, Path(settings.embed_model_path()).name))
+    return settings.model_copy(update={"review_gate_file": path})
 
 
 def clause_text(body: dict, n: int) -> str:

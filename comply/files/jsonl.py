@@ -1,4 +1,4 @@
-"""Reading evaluation datasets: one JSON object per line, each parsed into an item, errors naming the line."""
+"""Reading JSONL datasets (evaluation sets, labelled examples): one JSON object per line, each parsed into an item, errors naming the line."""
 
 from __future__ import annotations
 
