@@ -81,16 +81,19 @@ def _review(settings: Settings, dataset: str, modes: list[str], clearance: int, 
     return {"dataset": dataset, "genre": "labelled" if labelled_genre else AUTO, "modes": reports}, model
 
 
-def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int) -> _Outcome:
-    from eval.qa import NEEDS_MODEL, evaluate, load_dataset
+def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int, size: int | None, seed: int) -> _Outcome:
+    from eval.qa import NEEDS_MODEL, evaluate, load_dataset, sample
     from retrieval.search import Searcher
 
-    items = load_dataset(Path(dataset))
+    every = load_dataset(Path(dataset))
+    items = sample(every, size, seed)
     with open_llm(settings, False, True) as backend:
         if backend.client is None:
             return error(f"{NEEDS_MODEL}（{backend.reason}）")
         searcher = Searcher(settings, connect(settings.db_path)) if "retrieval" in modes else None
         report = evaluate(backend.client, searcher, items, settings, tuple(modes), clearance=clearance)
+    if len(items) < len(every):
+        report["sample"] = {"seed": seed, "of": len(every)}
     return report, report["model"]
 
 
@@ -203,8 +206,14 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 @click.option("--limit", type=int, default=50, help="用于 runs：最多列出多少条")
 @click.option("--use-labelled-genre", is_flag=True,
               help="用于 review：把数据集标注的体裁交给审核（默认与用户一样自动识别体裁）")
+@click.option("--retrieval/--no-retrieval", "with_retrieval", default=None,
+              help="用于 qa：只评测有检索（--retrieval）或无检索（--no-retrieval）；默认两者都评测，同 --mode")
+@click.option("--sample", "sample_size", type=click.IntRange(min=1), metavar="N",
+              help="用于 qa：随机抽取 N 题评测（内置模型较慢时用），配合 --seed 可复现")
+@click.option("--seed", type=int, default=0, show_default=True, help="用于 qa：--sample 的随机种子")
 def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tuple[str, ...], clearance: int, as_json: bool,
-             save: bool, report_dir: str | None, limit: int, use_labelled_genre: bool) -> int:
+             save: bool, report_dir: str | None, limit: int, use_labelled_genre: bool, with_retrieval: bool | None,
+             sample_size: int | None, seed: int) -> int:
     """Run an evaluation suite (optionally saved and reported), list stored runs, or compare two of them."""
     from eval.runs import new_run, save_run, settings_config
 
@@ -219,13 +228,19 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
         return error(f"{suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", 2)
     if use_labelled_genre and suite != "review":
         return error("--use-labelled-genre 只用于 review 评测", 2)
+    if suite != "qa" and (with_retrieval is not None or sample_size is not None):
+        return error("--retrieval/--no-retrieval 和 --sample 只用于 qa 评测", 2)
+    if with_retrieval is not None and mode:
+        return error("--retrieval/--no-retrieval 与 --mode 只能用一个", 2)
     modes = list(mode or _DEFAULT_MODES.get(suite, ()))
+    if with_retrieval is not None:
+        modes = ["retrieval" if with_retrieval else "closed"]
     settings = current_settings()
     try:
         if suite == "review":
             outcome = _review(settings, dataset, modes, clearance, use_labelled_genre)
         elif suite == "qa":
-            outcome = _qa(settings, dataset, modes, clearance)
+            outcome = _qa(settings, dataset, modes, clearance, sample_size, seed)
         elif suite == "generation":
             outcome = _generation(settings, dataset, modes)
         else:
@@ -238,7 +253,10 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
     run_id = None
     if save or report_dir:
         con = connect(settings.db_path)
-        run = new_run(suite, report, Path(dataset), settings_config(settings, suite, con), model)
+        config = settings_config(settings, suite, con)
+        if "sample" in report:
+            config["sample"] = {"size": report["n"], **report["sample"]}
+        run = new_run(suite, report, Path(dataset), config, model)
         if save:
             run_id = save_run(con, run)
         if report_dir:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, print_json, print_table
+from cli.common import LEVEL, LEVEL_NAMES, Command, Group, current_settings, error, print_json, print_table
 from comply.db import connect
 
 
@@ -109,3 +109,43 @@ def status(as_json: bool) -> int:
         for key, value in state.items():
             click.echo(f"{key}: {value}")
     return 0
+
+
+@click.group(cls=Group, name="kb", help="知识库维护：coverage（法律依据覆盖）/ tune-embedder（嵌入模型领域适配）")
+def kb() -> None:
+    """Knowledge-base maintenance commands."""
+
+
+@kb.command(name="coverage", help="列出审核规则、违规词表和分类表引用的每一条法律依据，以及它在知识库中能否找到对应条款")
+@click.option("--clearance", type=LEVEL, default=0, help=f"读者密级：{LEVEL_NAMES}（默认 公开），只在不高于它的文档中查找")
+@click.option("--missing", "only_missing", is_flag=True, help="只列出知识库中找不到的依据")
+@click.option("--json", "as_json", is_flag=True)
+def coverage(clearance: int, only_missing: bool, as_json: bool) -> int:
+    """Print whether each legal basis named by the rules, lexicon and taxonomy resolves to a clause."""
+    from corpus.catalog import load_catalog
+    from review.coverage import coverage as resolve
+    from review.coverage import named_bases
+    from review.rules import LEXICON_PATH, load_default_rules
+    from review.taxonomy import load_taxonomy
+
+    settings = current_settings()
+    rules = load_default_rules(settings)
+    named = named_bases(rules, load_taxonomy(settings.taxonomy_file), settings.corpus_dir / LEXICON_PATH)
+    rows = resolve(connect(settings.db_path), named, load_catalog(settings.corpus_dir), clearance)
+    shown = [r for r in rows if not (only_missing and r.in_corpus)]
+    if as_json:
+        print_json({"total": len(rows), "in_corpus": sum(r.in_corpus for r in rows), "bases": [r.as_json() for r in shown]})
+        return 0
+    click.echo(f"法律依据共 {len(rows)} 条，知识库可核验 {sum(r.in_corpus for r in rows)} 条，未收录 {sum(not r.in_corpus for r in rows)} 条")
+    print_table(["依据", "知识库条款", "说明", "引用方"], [
+        [r.citation, "；".join(r.clauses) or "未收录（无法核验）",
+         r.notice or (f"证监会法规目录：{r.catalog_status}" if r.catalog_status else ("" if r.in_corpus else "目录中也未找到")),
+         "、".join(r.named_by[:3]) + (f" 等 {len(r.named_by)} 处" if len(r.named_by) > 3 else "")]
+        for r in shown
+    ])
+    return 0
+
+
+from cli.embedder import tune_embedder  # noqa: E402  (its own module; registered in this group)
+
+kb.add_command(tune_embedder)

@@ -30,7 +30,7 @@ class _Root(Group):
 
 @click.group(name="comply", cls=_Root, help="合规智能助手命令行", context_settings={"help_option_names": ["-h", "--help"]},
              epilog=f"退出码：0 成功；1 出错；2 用法错误；{EXIT_BUSY} 数据库正被其他进程占用或同时修改（未做任何改动，可稍后重试）",
-             commands=[kb.ingest, search.search, search.cases, kb.docs, kb.reindex, audit.audit, kb.status, qa.ask, review.review,
+             commands=[kb.ingest, search.search, search.cases, kb.docs, kb.reindex, kb.kb, audit.audit, kb.status, qa.ask, review.review,
                        generate.generate, clients.clients, review.points, gate.gate, qa.llm, evaluate.evaluate, evaluate.bench,
                        users.users])
 def cli() -> None:

@@ -37,7 +37,7 @@ def ask(question: str, clearance: int, user: str, no_llm: bool, as_json: bool) -
         click.echo(f"注意：{answer.notice}")
     for c in answer.citations:
         mark = "✓ 已核验" if c.verified else "✗ 未通过核验，已移除"
-        click.echo(f"[{c.n}] {c.doc_title or '（无此条款）'} {c.article or ''}  {mark}")
+        click.echo(f"[{c.n}] {c.doc_title or '（无此条款）'} {c.article or ''}  {mark}" + (f"  ⚠ {c.notice}" if c.notice else ""))
     for case in answer.cases:
         click.echo(f"相关案例：{case['case_id']} {case['title']}")
     ttft = f"首字 {answer.ttft_s:.2f} 秒，" if answer.ttft_s is not None else ""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _print_report(report: ReviewReport, source: str) -> None:
-    from review.export import confidence_text, genre_label, mode_label
+    from review.export import NO_BASIS, confidence_text, genre_label, mode_label
 
     click.echo(f"《{source}》审核结果（{mode_label(report)}）：{len(report.findings)} 个问题，用时 {report.total_s:.2f} 秒")
     if report.genre:
@@ -29,7 +29,7 @@ def _print_report(report: ReviewReport, source: str) -> None:
     if report.notice:
         click.echo(f"注意：{report.notice}")
     for n, f in enumerate(report.findings, start=1):
-        basis = "；".join(f"{c.doc_title}{c.article or ''}" for c in f.citations) or "（知识库中无对应条款）"
+        basis = f.basis_text(NO_BASIS)
         click.echo(f"\n{n}. [{f.category}·{f.severity}] “{f.span}”（{f.start}–{f.end}）\n   原因：{f.explanation}\n"
                    f"   依据：{basis}\n   建议：{f.suggestion}")
         for case in f.cases:

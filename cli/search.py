@@ -15,7 +15,7 @@ from comply.levels import level_name
 if TYPE_CHECKING:
     from retrieval.search import Hit, Searcher
 
-_HIT_KEYS = ("chunk_id", "doc_title", "article", "path", "text", "score", "level")
+_HIT_KEYS = ("chunk_id", "doc_title", "article", "path", "text", "score", "level", "notice")
 
 
 def _searcher() -> Searcher:
@@ -70,7 +70,8 @@ def search(query: str | None, queries: str | None, k: int, clearance: int, mode:
 
         click.echo(NO_MATCH)
     for n, h in enumerate(hits, start=1):
-        click.echo(f"[{n}] {h.path}（{level_name(h.level)}，{h.match}，{h.score:.4f}）\n    {h.text[:160]}")
+        notice = f"\n    ⚠ {h.notice}" if h.notice else ""
+        click.echo(f"[{n}] {h.path}（{level_name(h.level)}，{h.match}，{h.score:.4f}）{notice}\n    {h.text[:160]}")
     return 0
 
 

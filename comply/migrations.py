@@ -352,6 +352,11 @@ def m011_signin_sources(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m012_document_status_note(con: duckdb.DuckDBPyConnection) -> None:
+    """Why a document's status is what it is (e.g. the catalogue lists a newer version), shown wherever it is cited."""
+    con.execute("ALTER TABLE documents ADD COLUMN status_note VARCHAR")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -364,6 +369,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("009_generation", m009_generation),
     ("010_audit_signatures", m010_audit_signatures),
     ("011_signin_sources", m011_signin_sources),
+    ("012_document_status_note", m012_document_status_note),
 ]
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from comply.config import Settings
+from comply.files.errors import ReadError
 from comply.files.limits import ReadLimits
 from comply.files.readers import read_file
+from corpus.catalog import Catalog, load_catalog
 from kb_ingest.chunking import ChunkDraft, chunk_document, paragraph_chunks
 from kb_ingest.header import DocHeader, split_header
+from kb_ingest.numbering import numbering_problems
 from kb_ingest.structure import segment
 
 
@@ -37,19 +40,40 @@ class ParsedDocument:
         return "doc-" + hashlib.sha256(f"{self.doc_key}\n{self.content_hash}".encode()).hexdigest()[:16]
 
 
+def with_catalog(header: DocHeader, doc_key: str, catalog: Catalog) -> DocHeader:
+    """The header with 文号, issuer and status filled from the catalogue where the header lacks them.
+
+    The 文号 and issuer come from the newest catalogued version not later than the text (else the oldest listed).
+    """
+    entry = catalog.find(header.title) or catalog.find(doc_key)
+    if entry is None:
+        return header
+    dated = [v for v in entry.versions if header.version_date and v.pub_date and v.pub_date <= header.version_date]
+    version = dated[-1] if dated else entry.versions[0]
+    status, note = (header.status, None) if header.status else entry.status_of(header.version_date)
+    return replace(header, doc_number=header.doc_number or version.doc_number, issuer=header.issuer or version.issuer,
+                   status=status, status_note=note or None)
+
+
 def parse_document(path: Path, settings: Settings) -> ParsedDocument:
-    """Read and structure one file.
+    """Read and structure one file, its header completed from the corpus catalogue.
 
     A short text whose only lines the header took (a one-line notice: "公司通知：下周一开会。") is kept whole,
     as a text document of one chunk, rather than stored with nothing to search.
 
     Raises:
-        ReadError: when the file cannot be read or holds no text.
+        ReadError: when the file cannot be read or holds no text, or its article numbers skip, repeat or run backwards
+            (kind ``numbering``: articles are never merged or renumbered silently).
     """
     data_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= settings.max_file_mb * 2**20 else ""
     text = read_file(path, int(settings.max_file_mb * 2**20), ReadLimits.of(settings))
     header, body = split_header(text, path.stem)
-    is_legal, chunks = chunk_document(path.stem, segment(body), settings.article_max_chars, settings.paragraph_chunk_chars)
+    header = with_catalog(header, path.stem, load_catalog(settings.corpus_dir))
+    segmented = segment(body)
+    problems = numbering_problems([a.number for a in segmented.articles])
+    if problems:
+        raise ReadError("numbering", f"{path.name}：条文编号有误（{problems}），未导入。请核对原文后重新导入")
+    is_legal, chunks = chunk_document(path.stem, segmented, settings.article_max_chars, settings.paragraph_chunk_chars)
     if not chunks:  # read_file refused a file without text, so the whole text makes at least one chunk
         is_legal, chunks = False, paragraph_chunks(path.stem, [p.strip() for p in re.split(r"\n\s*\n", text)], 0,
                                                     settings.paragraph_chunk_chars)

@@ -42,6 +42,7 @@ class DocHeader:
     version_date: str | None = None
     status: str | None = None
     text: str = ""
+    status_note: str | None = None
 
 
 def split_header(text: str, fallback_title: str) -> tuple[DocHeader, str]:

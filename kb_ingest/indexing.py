@@ -28,13 +28,14 @@ class IndexRow:
 
 
 def cached_vectors(con: duckdb.DuckDBPyConnection, embedder: Embedder, rows: list[IndexRow], progress: bool) -> np.ndarray:
-    """Vectors for rows, embedding only texts not yet in the cache (and caching them)."""
+    """Vectors for rows, embedding only texts not yet in the cache (and caching them). The cache is keyed by
+    ``embedder.cache_key`` (model and backend), so vectors of different backends never mix."""
     hashes = list(dict.fromkeys(r.text_hash for r in rows))
     have: dict[str, np.ndarray] = {}
     for start in range(0, len(hashes), 5000):
         batch = hashes[start : start + 5000]
         for text_hash, vec in con.execute(
-            "SELECT text_hash, vec FROM embeddings WHERE model = ? AND text_hash IN (SELECT unnest(?))", [embedder.name, batch]
+            "SELECT text_hash, vec FROM embeddings WHERE model = ? AND text_hash IN (SELECT unnest(?))", [embedder.cache_key, batch]
         ).fetchall():
             have[text_hash] = np.asarray(vec, dtype=np.float32)
     todo = {r.text_hash: r.text for r in rows if r.text_hash not in have}
@@ -44,7 +45,7 @@ def cached_vectors(con: duckdb.DuckDBPyConnection, embedder: Embedder, rows: lis
         vectors = embedder.encode(list(todo.values()), progress=progress)
         con.executemany(
             "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-            [[h, embedder.name, v.tolist()] for h, v in zip(todo, vectors)],
+            [[h, embedder.cache_key, v.tolist()] for h, v in zip(todo, vectors)],
         )
         have.update(zip(todo, vectors))
     if not rows:
@@ -76,7 +77,7 @@ def build_version(
             parts[name] = write_collection(
                 staging / name, [r.row_id for r in rows], [r.level for r in rows], vectors, tokens, settings.ann_threshold
             )
-        meta = {"version": version, "embed_model": embedder.name, "dim": embedder.dim, "user_words": list(user_words), **parts}
+        meta = {"version": version, "embed_model": embedder.name, "embed_model_path": embedder.model_path, "dim": embedder.dim, "user_words": list(user_words), **parts}
         return publish(staging, settings.index_root, version, meta)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -98,6 +98,22 @@ def _lowering_refused(name: str, target: str, stored: int, level: int) -> str:
             f"如确需降为 {level_name(level)}，请由管理员在“知识库”页面修改密级，或执行 comply docs level {target} {level_name(level)}（记入审计日志）")
 
 
+_METADATA = ("issuer", "doc_number", "status", "status_note")
+
+
+def _refresh_metadata(con: duckdb.DuckDBPyConnection, change, path: Path, doc_id: str, doc, level: int) -> FileResult:
+    """An unchanged file whose header now reads differently (the catalogue was updated): its 文号, issuer and status follow."""
+    stored = con.execute(f"SELECT {', '.join(_METADATA)} FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
+    h = doc.header
+    parsed = (h.issuer, h.doc_number, h.status, h.status_note)
+    if tuple(stored) == parsed:
+        return FileResult(str(path), "unchanged", "内容未变，跳过", doc_id=doc_id)
+    update = {c: v for c, old, v in zip(_METADATA, stored, parsed) if old != v}
+    change.doc_updates[doc_id] = update
+    change.events.append(("doc.metadata", doc_id, {"doc_key": doc.doc_key, "level": level_name(level), **{k: v or "" for k, v in update.items()}}))
+    return FileResult(str(path), "unchanged", "内容未变；文号、发布机关或效力状态已按法规目录更新", doc_id=doc_id)
+
+
 def _plan_document(settings, con, path, level: int | None, clearance: int | None, screener, change, seen_keys) -> FileResult:
     try:
         doc = parse_document(path, settings)
@@ -117,7 +133,7 @@ def _plan_document(settings, con, path, level: int | None, clearance: int | None
         level = stored
     if previous and previous[1] == doc.content_hash:
         if previous[2] == level:
-            return FileResult(str(path), "unchanged", "内容未变，跳过", doc_id=previous[0])
+            return _refresh_metadata(con, change, path, previous[0], doc, level)
         change.doc_updates[previous[0]] = {"level": level}
         change.events.append(("doc.level", previous[0], _level_event(doc.doc_key, previous[2], level)))
         return FileResult(str(path), "level_changed", f"密级改为 {level_name(level)}", doc_id=previous[0])

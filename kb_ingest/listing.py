@@ -11,6 +11,7 @@ from comply.config import Settings
 from comply.db import rows_as_dicts
 from comply.levels import LEVELS, level_name
 from corpus import describe
+from retrieval.embedding import Embedder
 
 DOC_STATES = {"live": "在用", "held": "待审", "replaced": "已替换", "deleted": "已删除", "rejected": "已驳回"}
 FULL_CLEARANCE = len(LEVELS) - 1
@@ -44,7 +45,10 @@ def live_documents(con: duckdb.DuckDBPyConnection, clearance: int) -> list[tuple
 
 
 def status(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict:
-    """The corpus on disk, the database, the live index version and the documents by state."""
+    """The corpus on disk, the database, the live index version, the embedding backend serving queries (loading
+    the model when this process has not yet) and the documents by state."""
+    from retrieval.search import Searcher
+
     live = con.execute(
         "SELECT version, n_chunks, n_cases, embed_model, dense_kind FROM index_versions WHERE state = 'live'"
     ).fetchone()
@@ -57,5 +61,11 @@ def status(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict:
         "cases": live[2] if live else 0,
         "embed_model": live[3] if live else None,
         "dense_index": live[4] if live else None,
+        "embed_backend": _backend(Searcher(settings, con).embedder()),
         "documents": counts,
     }
+
+
+def _backend(embedder: Embedder) -> str:
+    """The backend serving, with the reason when ONNX was asked for and torch serves."""
+    return f"{embedder.variant}；{embedder.notice}" if embedder.notice else embedder.variant

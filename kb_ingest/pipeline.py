@@ -24,7 +24,7 @@ from kb_ingest.documents import ParsedDocument
 from kb_ingest.indexing import IndexRow, build_version
 from kb_ingest.linking import link_case
 from kb_ingest.screening import ScreenHit
-from retrieval.embedding import get_embedder
+from retrieval.embedding import embedder_for
 from retrieval.links import ArticleChunk, LawResolver, LiveDoc
 from retrieval.store import prune, version_dir
 
@@ -124,7 +124,7 @@ def apply_change(
     links = [row for case in cases for row in link_case(case, resolver, articles)]
 
     version = (con.execute("SELECT max(version) FROM index_versions").fetchone()[0] or 0) + 1
-    embedder = get_embedder(settings.embed_model_path(), settings.embed_device, settings.embed_batch_size)
+    embedder = embedder_for(settings)
     path = build_version(settings, con, embedder, version, chunk_rows, case_rows, [d["doc_key"] for d in docs.values()], progress)
     if progress:
         print(f"提交事务并切换到索引版本 v{version}…", file=sys.stderr, flush=True)
@@ -140,7 +140,7 @@ def apply_change(
             con.execute("UPDATE index_versions SET state = 'retired' WHERE state = 'live'")
             con.execute(
                 "INSERT INTO index_versions VALUES (?, ?, 'live', ?, ?, ?, ?, ?)",
-                [version, str(path), len(chunk_rows), len(case_rows), embedder.name, _dense_kind(path), _now()],
+                [version, path.name, len(chunk_rows), len(case_rows), embedder.name, _dense_kind(path), _now()],
             )
             for action, target, detail in change.events:
                 audit.append(con, actor, action, target, detail)
@@ -179,7 +179,7 @@ def _dense_kind(path) -> str:
 def _write_documents(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> None:
     for doc_id, update in change.doc_updates.items():
         for column, value in update.items():
-            if column not in ("state", "level"):
+            if column not in ("state", "level", "issuer", "doc_number", "status", "status_note"):
                 raise ValueError(f"cannot update {column}")
             con.execute(f"UPDATE documents SET {column} = ? WHERE doc_id = ?", [value, doc_id])
     for new in change.new_docs:
@@ -191,10 +191,10 @@ def _write_documents(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> No
         con.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
         flags = [{"rule": f.rule, "match": f.match, "offset": f.offset} for f in new.flags]
         con.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [doc_id, doc.doc_key, h.title, "regulation" if doc.is_legal else "text", doc.source_path, doc.content_hash,
              h.issuer, h.doc_number, h.version_date, h.status, h.text[:4000], new.level, "held" if new.held else "live",
-             prev_version + 1, len(doc.chunks), json.dumps(flags, ensure_ascii=False), _now()],
+             prev_version + 1, len(doc.chunks), json.dumps(flags, ensure_ascii=False), _now(), h.status_note],
         )
         con.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -10,11 +10,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from comply.config import Settings
+from comply.config import Settings, default_embed_model
 from comply.db import rows_as_dicts
+from comply.lawtext.status import status_notice
 from comply.levels import level_name
 from retrieval.collection import Collection
-from retrieval.embedding import get_embedder
+from retrieval.embedding import Embedder, embedder_for
 from retrieval.expansion import expansion_terms
 from retrieval.lookup import lookup_provisions, visible_docs
 from retrieval.store import IndexVersion, live_version, load_version
@@ -40,6 +41,7 @@ class Hit:
     score: float
     level: int
     match: str
+    notice: str = ""  # the cited document is repealed, amended or has a newer version (:func:`comply.lawtext.status.status_notice`)
 
     def as_json(self) -> dict:
         """The public JSON shape (``level`` by name)."""
@@ -107,13 +109,20 @@ class Searcher:
             raise NoIndexError("知识库尚未建立索引，请先运行 comply ingest")
         return _load(*live)
 
-    def _embed(self, text: str) -> np.ndarray:
-        return self.embed_many([text])[0]
-
-    def embed_many(self, texts: list[str]) -> np.ndarray:
+    def embed_many(self, texts: list[str], index: IndexVersion | None = None) -> np.ndarray:
         """Query vectors for several texts in one batch (one at a time, the model dominates a long review)."""
-        s = self.settings
-        return get_embedder(s.embed_model_path(), s.embed_device, s.embed_batch_size).encode(texts)
+        return self.embedder(index).encode(texts)
+
+    def embedder(self, index: IndexVersion | None = None) -> Embedder:
+        """The model the live index (or ``index``) was built with, so that query and index vectors agree; the configured
+        one before the first build. An index from before the model's path was recorded was built with the untuned model."""
+        if index is None:
+            try:
+                index = self.index()
+            except NoIndexError:
+                return embedder_for(self.settings)
+        built_with = index.meta.get("embed_model_path") or self.settings.embed_model or default_embed_model()
+        return embedder_for(self.settings, built_with if Path(built_with).is_dir() else None)
 
     def rank(
         self, index: IndexVersion, coll: Collection, query: str, clearance: int, mode: str, floor: float,
@@ -131,7 +140,7 @@ class Searcher:
         """
         if mode not in MODES:
             raise ValueError(f"未知检索模式 {mode}，可选：{', '.join(MODES)}")
-        vec = (self._embed(query) if vector is None else vector) if mode != "bm25" else None
+        vec = (self.embed_many([query], index)[0] if vector is None else vector) if mode != "bm25" else None
         dense = dict(coll.dense_search(vec, depth, clearance)) if vec is not None else {}
         sparse = {}
         if mode != "dense":
@@ -180,10 +189,12 @@ class Searcher:
     def _chunk_rows(self, chunk_ids: list[str], clearance: int) -> dict[str, dict]:
         """Chunk rows that are live and within clearance (a second guard behind the index's own filter)."""
         rows = rows_as_dicts(self.con.execute(
-            "SELECT c.chunk_id, c.doc_id, d.doc_key AS doc_title, c.article, c.path, c.text, d.level "
+            "SELECT c.chunk_id, c.doc_id, d.doc_key AS doc_title, c.article, c.path, c.text, d.level, d.status, d.status_note "
             "FROM chunks c JOIN documents d USING (doc_id) "
             "WHERE c.chunk_id IN (SELECT unnest(?)) AND d.state = 'live' AND d.level <= ?", [chunk_ids, clearance]
         ))
+        for r in rows:
+            r["notice"] = status_notice(r.pop("status"), r.pop("status_note"))
         return {r["chunk_id"]: r for r in rows}
 
     def search_cases(self, query: str, k: int = 5, clearance: int = 0, vector: np.ndarray | None = None) -> list[CaseHit]:

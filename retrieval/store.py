@@ -89,8 +89,13 @@ def prune(root: Path, keep_versions: set[int]) -> list[Path]:
 
 
 def live_version(con: duckdb.DuckDBPyConnection, index_root: Path) -> tuple[int, str] | None:
-    """The live index version and its folder, or None before the first build."""
+    """The live index version and its folder, or None before the first build.
+
+    The folder is recorded relative to ``index_root`` (so a data folder restored elsewhere still serves); rows written
+    before that hold an absolute path, used as it is.
+    """
     row = con.execute("SELECT version, path FROM index_versions WHERE state = 'live'").fetchone()
     if row is None:
         return None
-    return row[0], row[1] or str(version_dir(index_root, row[0]))
+    path = Path(row[1]) if row[1] else version_dir(index_root, row[0])
+    return row[0], str(path if path.is_absolute() else index_root / path)

@@ -40,10 +40,6 @@ def category_name(taxonomy: Taxonomy, category: str) -> str:
         return category
 
 
-def _basis(f: Finding) -> str:
-    return "；".join(f"《{c.doc_title}》{c.article or ''}" for c in f.citations) or NO_BASIS
-
-
 def _cases(f: Finding) -> str:
     return "；".join(c.title for c in f.cases)
 
@@ -52,7 +48,7 @@ def finding_rows(findings: list[Finding], taxonomy: Taxonomy) -> list[dict[str, 
     """One row per finding with the columns of :data:`COLUMNS`."""
     return [
         dict(zip(COLUMNS, (f.span, category_name(taxonomy, f.category), SEVERITY.get(f.severity, f.severity),
-                           f.explanation, _basis(f), f.suggestion, _cases(f))))
+                           f.explanation, f.basis_text(NO_BASIS), f.suggestion, _cases(f))))
         for f in findings
     ]
 

@@ -30,10 +30,16 @@ class ClauseRef:
     article: str | None
     path: str
     text: str
+    notice: str = ""  # the document is repealed, amended or has a newer version
 
     def as_json(self) -> dict:
-        """The public citation shape of ``comply review --json``."""
-        return {"chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article}
+        """The public citation shape of ``comply review --json`` (``notice`` only when the text is not plainly in force)."""
+        out = {"chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article}
+        return out | ({"notice": self.notice} if self.notice else {})
+
+    def label(self) -> str:
+        """``《doc》第X条``, with the document's status warning when it has one."""
+        return f"《{self.doc_title}》{self.article or ''}" + (f"（⚠ {self.notice}）" if self.notice else "")
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,17 @@ class Finding:
     cases: list[CaseRef] = field(default_factory=list)
     legal_basis: tuple[str, ...] = ()
     rule_id: str = ""
+    # legal bases the rule names that resolve to no clause in the corpus, each described (never shown as verified)
+    unresolved: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
         """The public finding shape of ``comply review --json``."""
         return {
             "span": self.span, "start": self.start, "end": self.end, "category": self.category, "severity": self.severity,
             "explanation": self.explanation, "citations": [c.as_json() for c in self.citations], "suggestion": self.suggestion,
-            "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases],
+            "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases], "unverified_basis": list(self.unresolved),
         }
+
+    def basis_text(self, none: str) -> str:
+        """The clauses it cites and the bases it names that the corpus lacks, on one line (``none`` when there are neither)."""
+        return "；".join([c.label() for c in self.citations] + list(self.unresolved)) or none

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from comply.db import rows_as_dicts
+from comply.lawtext.status import status_notice
+from corpus.catalog import load_catalog
 from retrieval.lookup import LiveDoc, lookup_provisions, visible_docs
 from retrieval.search import Searcher
 from review.findings import ClauseRef
+
+_LAW = re.compile(r"《([^《》]+)》")
 
 
 class ClauseResolver:
@@ -23,9 +29,12 @@ class ClauseResolver:
 
     def _rows(self, chunk_ids: list[str]) -> list[ClauseRef]:
         rows = rows_as_dicts(self.con.execute(
-            "SELECT c.chunk_id, d.doc_key AS doc_title, c.article, c.path, c.text FROM chunks c JOIN documents d USING (doc_id) "
+            "SELECT c.chunk_id, d.doc_key AS doc_title, c.article, c.path, c.text, d.status, d.status_note "
+            "FROM chunks c JOIN documents d USING (doc_id) "
             "WHERE c.chunk_id IN (SELECT unnest(?)) AND d.state = 'live' AND d.level <= ?", [chunk_ids, self.clearance]
         ))
+        for r in rows:
+            r["notice"] = status_notice(r.pop("status"), r.pop("status_note"))
         by_id = {r["chunk_id"]: ClauseRef(**r) for r in rows}
         return [by_id[c] for c in chunk_ids if c in by_id]
 
@@ -35,6 +44,19 @@ class ClauseResolver:
             hits = lookup_provisions(self.con, citation, self._docs)
             self._basis[citation] = self._rows([h.chunk_id for h in hits])
         return self._basis[citation]
+
+    def unresolved(self, citations: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The citations that name no clause visible in the corpus, each saying so and what the catalogue knows of it."""
+        catalog = load_catalog(self.searcher.settings.corpus_dir)
+        out = []
+        for citation in dict.fromkeys(citations):
+            if self.basis(citation):
+                continue
+            law = _LAW.search(citation)
+            entry = catalog.find(law.group(1)) if law else None
+            known = f"；证监会法规目录：{entry.latest.status or '状态不详'}" if entry else ""
+            out.append(f"{citation}（知识库未收录，无法核验{known}）")
+        return tuple(out)
 
     def bases(self, citations: tuple[str, ...] | list[str], limit: int = 2) -> list[ClauseRef]:
         """The first ``limit`` resolvable clauses among citation strings, without repeats."""

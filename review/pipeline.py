@@ -114,7 +114,8 @@ class Reviewer:
         return [self._from_rule(f, resolver) for f in apply_rules(text, self.rules)]
 
     def _from_rule(self, f: Finding, resolver: ClauseResolver) -> Finding:
-        return replace(f, citations=resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis))
+        return replace(f, citations=resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis),
+                       unresolved=resolver.unresolved(f.legal_basis))
 
     def advice(self, category: str) -> tuple[str, str]:
         """Severity and advice for a model finding of ``category`` (the model is not asked for them: each output token

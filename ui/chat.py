@@ -28,7 +28,7 @@ def message_payload(answer: Answer) -> dict:
         "cases": [dict(c) for c in answer.cases],
         "clauses": [
             {"n": c.n, "chunk_id": c.chunk_id, "doc_title": c.doc_title, "article": c.article, "path": c.path,
-             "text": c.text, "level": level_name(c.level)}
+             "text": c.text, "level": level_name(c.level), "notice": c.notice}
             for c in answer.clauses
         ],
         "meta": {
@@ -53,14 +53,16 @@ def history(stored: list[StoredMessage]) -> list[Turn]:
 
 
 def citation_label(citation: dict, clause: dict | None) -> str:
-    """``[n] 《doc》第X条``, ``✗`` appended when the citation failed verification."""
+    """``[n] 《doc》第X条``, ``✗`` appended when the citation failed verification, and the document's status warning."""
     if clause is not None:
         label = f"[{citation['n']}] 《{clause['doc_title']}》{clause['article'] or ''}"
     elif citation.get("doc_title"):
         label = f"[{citation['n']}] 《{citation['doc_title']}》{citation.get('article') or ''}"
     else:
         label = f"[{citation['n']}] （无此条款）"
-    return label if citation.get("verified") else f"{label} ✗ 未通过核验"
+    label = label if citation.get("verified") else f"{label} ✗ 未通过核验"
+    notice = citation.get("notice") or (clause or {}).get("notice")
+    return f"{label}（⚠ {notice}）" if notice else label
 
 
 def meta_caption(meta: dict) -> str:

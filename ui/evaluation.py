@@ -20,7 +20,7 @@ RETRIEVAL_METRICS = retrieval_suite.METRICS
 REVIEW_METRICS = ("precision", "recall", "f1")
 REVIEW_MODES = {"rules": "规则", "baseline": "关键词基线", "llm": "规则 + 大模型"}
 RETRIEVAL_MODES = {"hybrid": "混合检索", "bm25": "BM25", "dense": "向量检索"}
-METRIC_NAMES = {"hit@1": "hit@1", "hit@5": "hit@5", "hit@10": "hit@10", "mrr": "MRR", "ndcg@10": "nDCG@10",
+METRIC_NAMES = {"hit@1": "hit@1", "hit@3": "hit@3", "hit@5": "hit@5", "hit@10": "hit@10", "mrr": "MRR", "ndcg@10": "nDCG@10",
                 "precision": "精确率", "recall": "召回率", "f1": "F1"}
 
 

@@ -78,7 +78,7 @@ def standalone_query(client: ChatModel | None, question: str, history: list[Turn
 
 def _clauses(searcher: Searcher, query: str, clearance: int, settings: Settings) -> list[Clause]:
     hits = searcher.search(query, k=settings.qa_clauses, clearance=clearance)
-    return [Clause(n, h.chunk_id, h.doc_title, h.article, h.path, h.text, h.level) for n, h in enumerate(hits, start=1)]
+    return [Clause(n, h.chunk_id, h.doc_title, h.article, h.path, h.text, h.level, h.notice) for n, h in enumerate(hits, start=1)]
 
 
 def retrieval_only_text(clauses: list[Clause], reason: str, max_chars: int) -> str:
@@ -174,7 +174,7 @@ def _stream(
                 notice = "" if _NO_BASIS.search(checked.text) else "大模型的回答没有引用任何检索到的条款，已不予采用"
         else:
             text = retrieval_only_text(clauses, reason, settings.qa_clause_chars)
-            citations = [Citation(c.n, c.chunk_id, c.doc_title, c.article, True) for c in clauses]
+            citations = [Citation(c.n, c.chunk_id, c.doc_title, c.article, True, notice=c.notice) for c in clauses]
             yield text
     cases = _linked_cases(searcher, citations, clearance) if citations else []
     result = Answer(question, query, text, citations, cases, clauses, mode, model, ttft, time.perf_counter() - started, notice)

@@ -39,6 +39,7 @@ class Clause:
     path: str
     text: str
     level: int
+    notice: str = ""  # the document is repealed, amended or has a newer version
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,12 @@ class Citation:
     article: str | None
     verified: bool
     reason: str = ""
+    notice: str = ""  # the cited document is repealed, amended or has a newer version
 
     def as_json(self) -> dict:
-        """The public JSON shape of a citation."""
-        return {"n": self.n, "chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article, "verified": self.verified}
+        """The public JSON shape of a citation (``notice`` only when the cited text is not plainly in force)."""
+        out = {"n": self.n, "chunk_id": self.chunk_id, "doc_title": self.doc_title, "article": self.article, "verified": self.verified}
+        return out | ({"notice": self.notice} if self.notice else {})
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def verify(answer: str, clauses: list[Clause]) -> Verified:
             c = by_n.get(n)
             previous = outcome.get(n)
             if previous is None or (not previous.verified and n in good):
-                outcome[n] = Citation(n, c.chunk_id if c else None, c.doc_title if c else None, c.article if c else None, n in good, reason)
+                outcome[n] = Citation(n, c.chunk_id if c else None, c.doc_title if c else None, c.article if c else None, n in good, reason,
+                                      c.notice if c else "")
 
         def keep(m: re.Match) -> str:
             nums = [n for n in _numbers(m.group(1)) if n in good]

@@ -8,7 +8,7 @@ class ReadError(Exception):
 
     Attributes:
         kind: one of ``oversize`` (the file, or what it expands to: bytes, paragraphs, pages), ``empty``,
-            ``encrypted``, ``corrupt``, ``image_only``, ``undecodable``, ``unsupported``, ``invalid``.
+            ``encrypted``, ``corrupt``, ``image_only``, ``undecodable``, ``unsupported``, ``invalid``, ``numbering``.
     """
 
     def __init__(self, kind: str, message: str) -> None:

@@ -1,8 +1,9 @@
-"""Benchmarks: ingest throughput, search latency at synthetic scale, review and LLM latency, and a LangChain peer baseline.
+"""Benchmarks: ingest throughput, embedding backends, search latency at synthetic scale, review and LLM latency, and a LangChain peer baseline.
 
 Nothing here asserts a timing; it measures and reports (JSON + a Markdown table describing the machine).
 Scale-ups are synthetic (``synthetic``): real chunks replicated with light perturbation and real chunk vectors plus
-small Gaussian noise. Modules: ``synthetic`` (data), ``baseline`` (LangChain), ``measures``, ``review_llm`` (the model
+small Gaussian noise. Modules: ``synthetic`` (data), ``baseline`` (LangChain), ``measures``, ``embed`` (torch vs
+the ONNX Runtime exports), ``review_llm`` (the model
 stage of review per 400-character draft), ``report`` (Markdown),
 ``timing`` (helpers) and ``command`` (``main``, which ``comply bench`` calls).
 """

@@ -14,14 +14,14 @@ from comply.config import load_settings
 from eval.bench.report import markdown
 from eval.bench.timing import machine, stage
 
-MEASURES = ("ingest", "search", "review", "review-llm", "llm", "baseline")
+MEASURES = ("ingest", "embed", "search", "review", "review-llm", "llm", "baseline")
 DEFAULT_MEASURES = ("ingest", "search", "review", "baseline")
 BASELINE_MAX_ROWS = 100_000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="comply bench", description="性能基准：入库吞吐、检索延迟（合成扩容）、审核与大模型延迟、LangChain 对照")
+    p = argparse.ArgumentParser(prog="comply bench", description="性能基准：入库吞吐、嵌入后端（torch 与 ONNX）、检索延迟（合成扩容）、审核与大模型延迟、LangChain 对照")
     p.add_argument("--only", default=",".join(DEFAULT_MEASURES), help=f"comma-separated subset of {','.join(MEASURES)}")
     p.add_argument("--scales", default="10000,100000", help="row counts for the synthetic scale-up (1000000 is optional)")
     p.add_argument("--queries", type=int, default=0, help="use only the first N dev questions (0: all)")
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> dict:
     """Run the selected measures; returns the JSON report."""
     from comply.db import connect
     from eval.bench.baseline import bench_baseline
+    from eval.bench.embed import bench_embed
     from eval.bench.measures import bench_ingest, bench_llm, bench_review, bench_search, dev_questions
     from eval.bench.review_llm import bench_review_llm
     from eval.bench.synthetic import load_real_chunks, tokenize_sentences
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> dict:
                 report["ingest"] = bench_ingest(settings, tmp / "data")
             if not args.data:
                 settings = load_settings(data_dir=tmp / "data", corpus_dir=settings.corpus_dir, audit_key_file=tmp / "audit.key")
-        if not any(m in args.only for m in ("search", "review", "review-llm", "llm", "baseline")):
+        if not any(m in args.only for m in ("embed", "search", "review", "review-llm", "llm", "baseline")):
             return report
         con = connect(settings.db_path)
         with stage(report, "load"):
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> dict:
         if "ingest" in args.only and args.skip_ingest:
             report["ingest"] = {"skipped": True, "chunks": len(real.ids), "data_dir": str(settings.data_dir)}
         items = dev_questions(settings, args.queries)
+        if "embed" in args.only:
+            with stage(report, "embed"):
+                report["embed"] = bench_embed(settings, real, [i.query for i in items])
         if "search" in args.only:
             with stage(report, "search"):
                 report["search"] = bench_search(settings, con, real, args.scales, [i.query for i in items],

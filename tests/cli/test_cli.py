@@ -4,32 +4,53 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from support import REGULATIONS
+from support import REGULATIONS, make_settings
 from support.tgi_double import Reply, TgiDouble
 
+from comply import audit_anchor
+from comply.config import Settings
+from comply.db import connect
 from kb_ingest.ingest import ingest
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def cli_env(small_kb):
-    settings, con = small_kb
+@pytest.fixture(scope="session")
+def securities_law_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """证券法 ingested once (data folder and its audit key side by side); each test works on a copy of it."""
+    root = tmp_path_factory.mktemp("securities-law-kb")
+    settings = make_settings(root / "data", audit_key_file=root / "audit.key")
+    con = connect(settings.db_path)
+    audit_anchor.bind(settings)  # sign with the key beside the data folder, copied with it
     ingest(settings, con, [REGULATIONS / "中华人民共和国证券法.md"])
     con.close()
-    env = {**os.environ, "COMPLY_DATA": str(settings.data_dir), "COMPLY_CORPUS": str(settings.corpus_dir)}
+    return root
 
-    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "cli", *args], env={**env, **extra_env}, capture_output=True, text=True, timeout=300,
-            check=False,
-        )
 
-    return run
+@dataclass
+class CliEnv:
+    """Runs ``comply`` in a separate process over a private copy of the 证券法 knowledge base."""
+
+    settings: Settings
+
+    def __call__(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "COMPLY_DATA": str(self.settings.data_dir), "COMPLY_CORPUS": str(self.settings.corpus_dir),
+               "COMPLY_AUDIT_KEY_FILE": str(self.settings.audit_key_file), **extra_env}
+        return subprocess.run([sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture()
+def cli_env(securities_law_kb: Path, tmp_path: Path) -> CliEnv:
+    copy = tmp_path / "kb"
+    shutil.copytree(securities_law_kb, copy)
+    return CliEnv(make_settings(copy / "data", audit_key_file=copy / "audit.key"))
 
 
 def test_batch_search_writes_one_json_line_per_query(cli_env, tmp_path):
@@ -45,7 +66,7 @@ def test_batch_search_writes_one_json_line_per_query(cli_env, tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", 7, "junk"]
     first = lines[0]["hits"][0]
-    assert set(first) == {"chunk_id", "doc_title", "article", "path", "text", "score", "level"}
+    assert set(first) == {"chunk_id", "doc_title", "article", "path", "text", "score", "level", "notice"}
     assert (first["doc_title"], first["article"], first["level"]) == ("中华人民共和国证券法", "第八十条", "公开")
     assert lines[1]["hits"][0]["article"] == "第一百三十五条"
     assert lines[2]["hits"] == []
@@ -102,7 +123,7 @@ def test_llm_status_reports_tgi_backend(cli_env):
     assert off.returncode == 1 and "已在配置中关闭" in off.stdout
 
 
-REVIEW_KEYS = {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases"}
+REVIEW_KEYS = {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis"}
 
 
 def test_review_batch_writes_one_line_per_draft(cli_env, tmp_path):
@@ -186,11 +207,8 @@ def test_sample_clients_and_a_personal_note_from_the_cli(cli_env):
     assert out.returncode == 2 and "未授权" in out.stderr
 
 
-def test_a_database_held_by_the_running_app_is_explained_not_a_traceback(cli_env, small_kb):
-    from comply.db import connect
-
-    settings, _ = small_kb
-    held = connect(settings.db_path)  # as the app holds it
+def test_a_database_held_by_the_running_app_is_explained_not_a_traceback(cli_env):
+    held = connect(cli_env.settings.db_path)  # as the app holds it
     try:
         out = cli_env("clients", "list")
     finally:

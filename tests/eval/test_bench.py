@@ -55,10 +55,31 @@ def test_scale_up_perturbs_replicas(corpus_kb) -> None:
 def test_langchain_baseline_hit_rate(corpus_kb) -> None:
     settings, con, _report = corpus_kb
     real = load_real_chunks(settings, con)
-    result = bench_baseline(settings, con, real, dev_questions(settings, 5))
-    assert result["questions"] == 5
+    result = bench_baseline(settings, con, real, dev_questions(settings, 5), rounds=2)
+    assert result["questions"] == 5 and result["rounds"] == 2
     for side in ("langchain", "project_hybrid"):
-        assert 0.0 <= result[side]["hit@5"] <= 1.0 and result[side]["p50_ms"] > 0
+        assert 0.0 <= result[side]["hit@5"] <= 1.0 and result[side]["p50_ms"] > 0 and result[side]["n"] == 10
+    assert "torch" in result["peer_embedding"] and result["project_embedding"].startswith(("onnx-", "torch"))
+    assert result["p50_ratio"] > 0 and result["target_p50_ratio"] == round(1 / 3, 4)
+
+
+def test_bench_embed_compares_backends_on_real_text(corpus_kb) -> None:
+    from eval.bench.embed import bench_embed
+    from eval.bench.report import markdown
+
+    settings, con, _report = corpus_kb
+    real = load_real_chunks(settings, con)
+    result = bench_embed(settings, real, [i.query for i in dev_questions(settings, 3)], texts=16, rounds=1)
+    rows = result["backends"]
+    assert set(rows) == {"torch", "onnx", "onnx-int8"}
+    assert rows["torch"]["variant"] == "torch" and rows["onnx"]["variant"].startswith("onnx-fp32")
+    for row in rows.values():
+        assert row["query"]["n"] == 3 and row["chunks"] == 16 and row["chunks_per_s"] > 0
+    assert rows["onnx"]["cosine_to_torch"]["chunks_min"] >= 0.9999
+    assert rows["onnx-int8"]["cosine_to_torch"]["queries_min"] >= 0.99
+    md = markdown({"machine": {"cpu": "x", "cores": 2, "ram_gib": 1, "python": "3.11", "torch": "t", "faiss": "f", "gpu": "none"},
+                   "embed": result})
+    assert "## Embedding backends" in md and "onnx-int8" in md
 
 
 @pytest.mark.skipif(not HAS_LANGCHAIN, reason="langchain-community / langchain-classic / rank_bm25 not installed")

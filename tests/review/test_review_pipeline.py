@@ -59,7 +59,7 @@ def test_rules_only_review_cites_clauses_and_cases(corpus_kb):
     assert report.rewrite is None
     line = report.as_json("d1")
     assert set(line) == {"id", "mode", "genre", "notice", "stages", "findings", "hints"} and line["id"] == "d1" and line["hints"] == []
-    assert set(line["findings"][0]) == {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases"}
+    assert set(line["findings"][0]) == {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis"}
     last = json.loads(con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE seq = ?", [report.audit_seq]).fetchone()[0])
     assert last["draft_sha256"] == report.draft_sha256 and last["mode"] == RULES and "保本" not in json.dumps(last, ensure_ascii=False)
     assert audit.verify(con).ok

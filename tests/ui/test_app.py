@@ -278,6 +278,8 @@ def test_history_pairs_questions_with_their_answers_and_labels_citations():
     clause = {"doc_title": "证券法", "article": "第一百三十五条"}
     assert citation_label({"n": 1, "verified": True}, clause) == "[1] 《证券法》第一百三十五条"
     assert citation_label({"n": 7, "verified": False, "chunk_id": None}, None) == "[7] （无此条款） ✗ 未通过核验"
+    amended = {"doc_title": "期货交易管理条例", "article": "第二十四条", "notice": "证监会法规目录列有更新版本"}
+    assert citation_label({"n": 2, "verified": True}, amended) == "[2] 《期货交易管理条例》第二十四条（⚠ 证监会法规目录列有更新版本）"
 
 
 def test_the_audit_table_shows_a_typed_formula_as_text(app_env):
