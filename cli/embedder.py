@@ -14,7 +14,7 @@ from comply.db import connect
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True, help="训练轮数")
 @click.option("--max-steps", type=click.IntRange(min=0), default=0, show_default=True, help="最多训练步数（0 = 不限）")
 @click.option("--seed", type=int, default=42, show_default=True, help="随机种子（同样的数据和设置得到同名模型）")
-@click.option("--include-dev/--no-include-dev", default=True, show_default=True,
+@click.option("--include-dev/--no-include-dev", default=False, show_default=True,
               help="是否用开发集检索问题训练（用了它，开发集成绩就不再是评测）")
 @click.option("--activate/--no-activate", default=False, show_default=True,
               help="训练后设为在用模型（重建索引后生效；先看验证成绩和等效相似度下限再决定）")
@@ -28,7 +28,7 @@ def tune_embedder(epochs: int, max_steps: int, seed: int, include_dev: bool, act
     options = TuneOptions(epochs=epochs, max_steps=max_steps, seed=seed, include_dev=include_dev)
 
     def progress(step: int, total: int, loss: float) -> None:
-        click.echo(f"\r训练中 {step}/{total}  loss {loss:.3f}", nl=False, err=True)
+        click.echo(f"\r训练中 {step}/{total}  损失 {loss:.3f}", nl=False, err=True)
 
     con = connect(settings.db_path)
     try:

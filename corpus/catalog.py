@@ -17,13 +17,14 @@ from comply.lawtext.citations import normalize_law_name
 
 CURRENT, AMENDED, REPEALED = "现行有效", "已修改", "已废止"
 _STATUS_CODES = {"1": CURRENT, "3": REPEALED}
-# Trailing remarks: versions in catalogue titles (中华人民共和国证券法(2019修订)) and notes in citations
-# (《公开募集证券投资基金销售机构监督管理办法（证监会令第175号，2020年）》)
-_REMARK = re.compile(r"(?:[（(][^（()）]*[）)]\s*)+$")
+# Trailing version remarks: 中华人民共和国证券法(2019修订), and notes in citations such as
+# 《公开募集证券投资基金销售机构监督管理办法（证监会令第175号，2020年）》. A bracket without a year or 文号 is part of the
+# title (…业务问答（一） and （三） are different rules; （试行） too is kept).
+_REMARK = re.compile(r"(?:[（(][^（()）]*(?:\d{4}|令|公告|号)[^（()）]*[）)]\s*)+$")
 
 
 def title_key(title: str) -> str:
-    """A title normalised for matching: no trailing remark in brackets, no 《》, spaces or 中华人民共和国 prefix."""
+    """A title normalised for matching: no trailing version remark, no 《》, spaces or 中华人民共和国 prefix."""
     return normalize_law_name(_REMARK.sub("", normalize_law_name(title)))
 
 
@@ -56,6 +57,8 @@ class CatalogEntry:
         otherwise the newest version's status holds.
         """
         latest = self.latest
+        if len({v.status for v in self.versions if v.pub_date == latest.pub_date}) > 1:
+            return None, ""  # rows of one date disagree (e.g. two exchanges' rules of one title): no status is better than a wrong one
         if latest.status == REPEALED:
             return REPEALED, f"证监会法规目录显示该规则已废止（最新所列版本 {latest.pub_date or '日期不详'}）"
         if version_date and latest.pub_date and version_date < latest.pub_date:

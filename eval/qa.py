@@ -87,7 +87,10 @@ def load_dataset(path: Path) -> list[QaItem]:
 
 
 def _qa_item(obj: dict, n: int) -> QaItem:
-    raw = ast.literal_eval(obj["choices"]) if isinstance(obj["choices"], str) else obj["choices"]
+    try:
+        raw = ast.literal_eval(obj["choices"][:20_000]) if isinstance(obj["choices"], str) else obj["choices"]
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"choices 不是选项字典：{exc}") from exc
     choices = {str(k).strip(): str(v) for k, v in raw.items()}
     if "task" in obj:
         return _exam_item(obj, n, choices)

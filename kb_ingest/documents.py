@@ -43,15 +43,16 @@ class ParsedDocument:
 def with_catalog(header: DocHeader, doc_key: str, catalog: Catalog) -> DocHeader:
     """The header with 文号, issuer and status filled from the catalogue where the header lacks them.
 
-    The 文号 and issuer come from the newest catalogued version not later than the text (else the oldest listed).
+    The 文号 comes from the newest catalogued version not later than the text (a text older than every listed version,
+    or undated, gets none: a later version's number would be wrong); the issuer from any version.
     """
     entry = catalog.find(header.title) or catalog.find(doc_key)
     if entry is None:
         return header
     dated = [v for v in entry.versions if header.version_date and v.pub_date and v.pub_date <= header.version_date]
-    version = dated[-1] if dated else entry.versions[0]
+    number = dated[-1].doc_number if dated else None
     status, note = (header.status, None) if header.status else entry.status_of(header.version_date)
-    return replace(header, doc_number=header.doc_number or version.doc_number, issuer=header.issuer or version.issuer,
+    return replace(header, doc_number=header.doc_number or number, issuer=header.issuer or entry.latest.issuer,
                    status=status, status_note=note or None)
 
 

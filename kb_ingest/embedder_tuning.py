@@ -49,7 +49,7 @@ class TuneOptions:
     warmup_ratio: float = 0.1
     max_seq_length: int = 128  # while training (CPU cost); the model keeps the base's length for encoding
     holdout: float = 0.1  # share of pairs held back for validation, whole documents at a time
-    include_dev: bool = True
+    include_dev: bool = False
 
 
 @dataclass(frozen=True)
@@ -311,13 +311,13 @@ def train_model(settings: Settings, plan: TunePlan,
 def finish(settings: Settings, con: duckdb.DuckDBPyConnection, plan: TunePlan, record: dict, reused: bool,
            activate: bool, actor: str) -> TuneResult:
     """Activate the model (when asked) and record the run in the audit chain."""
-    if activate:
-        write_active(settings, plan.name)
-    with transaction(con):
+    with transaction(con):  # audited first: a model never becomes active without its row
         audit.append(con, actor, AUDIT_ACTION, plan.name, {
             "data_sha256": plan.data_sha256, "base_model": Path(plan.base).name, "base_model_sha256": plan.base_sha256,
             "pairs": record["pairs"], "settings": record["settings"], "validation": record["validation"],
             "floors": record["floors"], "reused": reused, "activated": activate})
+    if activate:
+        write_active(settings, plan.name)
     return TuneResult(plan.name, plan.path, record, reused, activate)
 
 

@@ -6,9 +6,16 @@ from collections import Counter
 
 from comply.lawtext.numerals import int_to_cn
 
+# Beyond this many articles more than the file holds, a number is a typo or an attack, not a gap worth listing
+_MAX_GAP = 1000
+
+
+def _label(n: int) -> str:
+    return f"第{int_to_cn(n)}条" if 1 <= n <= 9999 else f"第{n}条"
+
 
 def _labels(numbers: list[int], limit: int = 10) -> str:
-    shown = "、".join(f"第{int_to_cn(n)}条" for n in numbers[:limit])
+    shown = "、".join(_label(n) for n in numbers[:limit])
     return shown + (f" 等 {len(numbers)} 处" if len(numbers) > limit else "")
 
 
@@ -16,6 +23,9 @@ def numbering_problems(numbers: list[int]) -> str:
     """Why the article numbers (in file order) are not 1…N each once and in order; empty when they are."""
     if not numbers:
         return ""
+    wild = sorted({n for n in numbers if n < 1 or n > len(numbers) + _MAX_GAP})
+    if wild:
+        return f"编号超出范围：{_labels(wild)}"
     counts = Counter(numbers)
     repeated = sorted(n for n, c in counts.items() if c > 1)
     missing = sorted(set(range(1, max(numbers) + 1)) - set(counts))

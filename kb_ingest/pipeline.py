@@ -26,6 +26,7 @@ from kb_ingest.linking import link_case
 from kb_ingest.screening import ScreenHit
 from retrieval.embedding import embedder_for
 from retrieval.links import ArticleChunk, LawResolver, LiveDoc
+from retrieval.search import Searcher
 from retrieval.store import prune, version_dir
 
 
@@ -124,7 +125,9 @@ def apply_change(
     links = [row for case in cases for row in link_case(case, resolver, articles)]
 
     version = (con.execute("SELECT max(version) FROM index_versions").fetchone()[0] or 0) + 1
-    embedder = embedder_for(settings)
+    # Only a full re-index (``comply reindex``) switches to a newly activated model; any other change keeps the model the
+    # live index was built with, so its vectors and its relevance floor stay consistent.
+    embedder = embedder_for(settings) if change.rebuild else Searcher(settings, con).embedder()
     path = build_version(settings, con, embedder, version, chunk_rows, case_rows, [d["doc_key"] for d in docs.values()], progress)
     if progress:
         print(f"提交事务并切换到索引版本 v{version}…", file=sys.stderr, flush=True)

@@ -93,7 +93,7 @@ class Reviewer:
     @property
     def embed_model(self) -> str:
         """The embedding model's name (its folder), in whose space the gate's similarities are measured."""
-        return Path(self.settings.embed_model_path()).name
+        return Path(self.searcher.embedder().model_path).name
 
     def _calibration(self) -> Calibration | None:
         """This model's gate calibration, if there is a valid, current one; otherwise ``None`` (the gate shut), the
@@ -142,7 +142,7 @@ class Reviewer:
             return self.genres[chosen], False
         if self._detector is None:
             s = self.settings
-            self._detector = load_detector(s.genre_examples, s.embed_model_path(), s.cache_dir, self.searcher.embed_many)
+            self._detector = load_detector(s.genre_examples, self.searcher.embedder().model_path, s.cache_dir, self.searcher.embed_many)
         found, _ = self._detector.detect(self.searcher.embed_many([text[:2000]])[0])
         if found not in self.genres:
             raise ValueError(f"体裁样例中的体裁“{found}”不在体裁目录中")

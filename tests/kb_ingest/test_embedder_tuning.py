@@ -125,7 +125,7 @@ def _audit_rows(con) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.slow
-def test_tune_writes_a_versioned_model_that_serves_only_after_reindex(sample_kb):
+def test_tune_writes_a_versioned_model_that_serves_only_after_reindex(sample_kb, tmp_path):
     settings, con = sample_kb
     base = default_embed_model()
     # The live index as an older version wrote it, without the model's path: it was built with the untuned model.
@@ -160,6 +160,11 @@ def test_tune_writes_a_versioned_model_that_serves_only_after_reindex(sample_kb)
     assert settings.embed_model_path() == str(folder)
     assert settings.model_copy(update={"embed_model": base}).embed_model_path() == base
     assert searcher.embedder().model_path == base
+    # An ordinary corpus change keeps the live index's model; only a re-index switches to the activated one.
+    notice = tmp_path / "样例通知.md"
+    notice.write_text("# 样例通知\n\n第一条　客户资料应当保密。\n", encoding="utf-8")
+    assert ingest(settings, con, [notice]).errors == []
+    assert searcher.index().meta["embed_model_path"] == base and searcher.embedder().model_path == base
     reindex(settings, con, "test")
     assert searcher.index().meta["embed_model_path"] == str(folder)
     assert searcher.embedder().model_path == str(folder)
