@@ -77,8 +77,24 @@ class Catalog:
         return len(self._entries)
 
     def find(self, title: str) -> CatalogEntry | None:
-        """The entry for a title (as in a header, a file name or a citation's 《…》), if the catalogue lists it."""
+        """The entry for a title (as in a header or a file name), if the catalogue lists it."""
         return self._entries.get(title_key(title))
+
+    def find_cited(self, citation: str) -> CatalogEntry | None:
+        """The entry for the law a citation names (``《…》第X条``; a 《》 nested in its remark stays part of it)."""
+        return self.find(cited_law(citation))
+
+
+def cited_law(citation: str) -> str:
+    """The law a citation names: its outer 《…》 (nested brackets kept), else the whole citation."""
+    if not citation.startswith("《"):
+        return citation
+    depth = 0
+    for i, ch in enumerate(citation):
+        depth += (ch == "《") - (ch == "》")
+        if depth == 0:
+            return citation[1:i]
+    return citation[1:]
 
 
 def _text(value: str | None) -> str | None:

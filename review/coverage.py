@@ -72,8 +72,7 @@ def coverage(con: duckdb.DuckDBPyConnection, named: dict[str, list[str]], catalo
             ).fetchall()
             paths = list(dict.fromkeys(r[0] for r in rows))
             notice = next((status_notice(r[1], r[2]) for r in rows if status_notice(r[1], r[2])), "")
-        law = citation[1:citation.index("》")] if citation.startswith("《") and "》" in citation else citation
-        entry = None if hits else catalog.find(law)
+        entry = None if hits else catalog.find_cited(citation)
         status = entry.latest.status if entry else None
         out.append(BasisCoverage(citation, tuple(dict.fromkeys(sources)), tuple(paths), notice, status))
     return sorted(out, key=lambda b: (b.in_corpus, b.citation))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
 from comply.db import rows_as_dicts
@@ -12,8 +10,6 @@ from corpus.catalog import load_catalog
 from retrieval.lookup import LiveDoc, lookup_provisions, visible_docs
 from retrieval.search import Searcher
 from review.findings import ClauseRef
-
-_LAW = re.compile(r"《([^《》]+)》")
 
 
 class ClauseResolver:
@@ -52,8 +48,7 @@ class ClauseResolver:
         for citation in dict.fromkeys(citations):
             if self.basis(citation):
                 continue
-            law = _LAW.search(citation)
-            entry = catalog.find(law.group(1)) if law else None
+            entry = catalog.find_cited(citation)
             known = f"；证监会法规目录：{entry.latest.status or '状态不详'}" if entry else ""
             out.append(f"{citation}（知识库未收录，无法核验{known}）")
         return tuple(out)

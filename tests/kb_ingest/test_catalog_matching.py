@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from support import CORPUS
 
-from corpus.catalog import AMENDED, CURRENT, REPEALED, load_catalog, title_key
+from corpus.catalog import AMENDED, CURRENT, REPEALED, cited_law, load_catalog, title_key
 
 
 def test_titles_match_across_version_remarks_brackets_and_the_state_prefix():
     assert title_key("中华人民共和国证券法(2019修订)") == title_key("《证券法》") == "证券法"
     assert title_key("《公开募集证券投资基金销售机构监督管理办法（证监会令第175号，2020年）》") == "公开募集证券投资基金销售机构监督管理办法"
     assert title_key("证券、期货投资咨询管理暂行办法") == "证券、期货投资咨询管理暂行办法"
+    assert cited_law("《证券投资顾问业务暂行规定》第十九条") == "证券投资顾问业务暂行规定"
+    assert cited_law("《证券投资基金销售管理办法（证监会，已被2020年《公开募集证券投资基金销售机构监督管理办法》取代）》宣传推介") == \
+        "证券投资基金销售管理办法（证监会，已被2020年《公开募集证券投资基金销售机构监督管理办法》取代）"
 
 
 def test_the_real_catalogue_gives_number_issuer_and_status():
