@@ -42,6 +42,10 @@ $(CHROMIUM):
 
 run: setup
 	$(VENV)/bin/comply ingest
+	# the learned review stage: the shipped labelled drafts into the review library, trained once per library (about a
+	# minute); a failure here does not stop the app, whose reviews then say why the learned stage did not run
+	-$(VENV)/bin/comply review library seed
+	-$(VENV)/bin/comply review train --if-stale
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
 
 test: setup $(CHROMIUM)

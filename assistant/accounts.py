@@ -28,13 +28,22 @@ from comply.levels import LEVELS, level_name
 
 ROLES: dict[str, str] = {"compliance": "合规", "marketer": "营销", "evaluator": "评测", "admin": "管理员"}
 
-ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "generate", "cases", "kb", "audit", "eval", "users"})
+ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "review_feedback", "generate", "cases", "kb", "audit", "eval", "users"})
 PAGES: dict[str, frozenset[str]] = {
-    "compliance": frozenset({"qa", "review", "cases"}),
+    "compliance": frozenset({"qa", "review", "review_feedback", "cases"}),
     "marketer": frozenset({"review", "generate", "cases"}),
-    "evaluator": frozenset({"qa", "review", "cases", "eval"}),
+    "evaluator": frozenset({"qa", "review", "review_feedback", "cases", "eval"}),
     "admin": ALL_PAGES,
 }
+
+# who may accept, dismiss or add review findings (the review library trains the next model: a draft's author may not)
+DECIDERS: frozenset[str] = frozenset({"compliance", "evaluator", "admin"})
+
+
+def can_decide(user: User) -> bool:
+    """Whether the user's decisions on review findings go into the review library."""
+    return not user.disabled and user.role in DECIDERS
+
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")
 _INVALID_MESSAGE = "用户名或密码错误"

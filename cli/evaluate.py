@@ -11,12 +11,14 @@ from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, ope
 from comply.db import connect
 
 if TYPE_CHECKING:
+    import duckdb
+
     from comply.config import Settings
 
 _SUITES = ("retrieval", "review", "cases", "qa", "generation")
-_MODES = {"review": ("rules", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
+_MODES = {"review": ("rules", "learned", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
           "generation": ("llm", "template")}
-_DEFAULT_MODES = {"review": ("rules", "baseline"), "retrieval": _MODES["retrieval"], "qa": _MODES["qa"], "generation": ("llm",)}
+_DEFAULT_MODES = {"review": ("rules", "learned", "baseline"), "retrieval": _MODES["retrieval"], "qa": _MODES["qa"], "generation": ("llm",)}
 # What a suite yields: its report and the model it used, or the exit code of a failure already explained on stderr.
 _Outcome = tuple[dict, str | None] | int
 
@@ -48,13 +50,7 @@ class _PassThrough(Command):
 
 
 def _review(settings: Settings, dataset: str, modes: list[str], clearance: int, labelled_genre: bool) -> _Outcome:
-    from eval.review import (
-        check_genres,
-        evaluate,
-        evaluate_drafts,
-        load_dataset,
-        rules_categories,
-    )
+    from eval.review import check_genres, evaluate, evaluate_drafts, load_dataset, rules_categories
     from review.baseline import apply_baseline
     from review.genre import AUTO, load_genres
     from review.pipeline import Reviewer
@@ -70,15 +66,31 @@ def _review(settings: Settings, dataset: str, modes: list[str], clearance: int, 
         if mode == "baseline":
             reports[mode] = evaluate(drafts, lambda text: apply_baseline(text, rules), categories)
             continue
-        with open_llm(settings, mode == "rules", True) as backend:
+        with open_llm(settings, mode != "llm", True) as backend:
             if mode == "llm" and backend.client is None:
                 return error(f"无法评测 llm 模式：{backend.reason}")
             model = backend.model if mode == "llm" else model
-            reviewer = Reviewer(settings, connect(settings.db_path), backend.client, backend.reason)
+            # rules: the rules stage alone; learned: rules + learned stage; llm: as configured, plus the model stage
+            staged = settings.model_copy(update={"review_learned": mode == "learned"}) if mode != "llm" else settings
+            reviewer = Reviewer(staged, connect(settings.db_path), backend.client, backend.reason)
+            if mode == "learned" and reviewer.learned.model is None:
+                return error(f"无法评测 learned 模式：{reviewer.learned.problem}")
+            if reviewer.learned.model is not None:
+                _warn_if_trained_on(reviewer.con, drafts)
             reports[mode] = evaluate_drafts(
                 drafts, lambda d, r=reviewer: r.review(d.text, clearance=clearance, user="eval", rewrite=False,
                                                        genre=d.genre if labelled_genre else AUTO), categories)
     return {"dataset": dataset, "genre": "labelled" if labelled_genre else AUTO, "modes": reports}, model
+
+
+def _warn_if_trained_on(con: duckdb.DuckDBPyConnection, drafts: list) -> None:
+    """Say on stderr how many of the dataset's drafts the learned model was trained on (their scores flatter it)."""
+    from review.library import text_sha256
+
+    known = {row[0] for row in con.execute("SELECT text_sha256 FROM review_library_drafts").fetchall()}
+    seen = sum(text_sha256(d.text) in known for d in drafts)
+    if seen:
+        click.echo(f"注意：数据集中 {seen}/{len(drafts)} 篇文案在审核样本库中（学习模型训练过），学习模型对这些文案的得分偏高", err=True)
 
 
 def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int, size: int | None, seed: int) -> _Outcome:
@@ -198,7 +210,7 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 @click.argument("run_ids", nargs=-1)
 @click.option("--dataset", help="数据集路径（JSONL，格式同 shared/eval/dev 下对应文件）")
 @click.option("--mode", multiple=True, metavar="MODE...",
-              help="review：rules baseline llm；retrieval：hybrid bm25 dense；qa：retrieval closed；generation：llm 或 template")
+              help="review：rules（仅规则）learned（规则+学习模型）baseline llm（再加大模型）；retrieval：hybrid bm25 dense；qa：retrieval closed；generation：llm 或 template")
 @click.option("--clearance", type=LEVEL, default=0, help=f"评测者密级：{LEVEL_NAMES}（默认 公开）")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", is_flag=True, help="把结果保存到数据库并打印记录编号")

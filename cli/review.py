@@ -10,6 +10,8 @@ import click
 
 from cli.batch_lines import FAILED, batch_lines, report_error
 from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, open_llm, print_json
+from cli.review_library import with_library
+from cli.review_train import train
 from comply.db import connect
 
 if TYPE_CHECKING:
@@ -20,18 +22,22 @@ if TYPE_CHECKING:
 
 
 def _print_report(report: ReviewReport, source: str) -> None:
-    from review.export import NO_BASIS, confidence_text, genre_label, mode_label
+    from review.export import NO_BASIS, confidence_text, genre_label, learned_label, mode_label, rewrite_note_label, score_text, source_name
 
     click.echo(f"《{source}》审核结果（{mode_label(report)}）：{len(report.findings)} 个问题，用时 {report.total_s:.2f} 秒")
     if report.genre:
         click.echo(f"体裁：{genre_label(report)}")
     click.echo("环节：" + "；".join(s.label() for s in report.stages))
+    click.echo(learned_label(report))
     if report.notice:
         click.echo(f"注意：{report.notice}")
     for n, f in enumerate(report.findings, start=1):
         basis = f.basis_text(NO_BASIS)
-        click.echo(f"\n{n}. [{f.category}·{f.severity}] “{f.span}”（{f.start}–{f.end}）\n   原因：{f.explanation}\n"
-                   f"   依据：{basis}\n   建议：{f.suggestion}")
+        score = f"，评分 {score_text(f.score)}" if f.score is not None else ""
+        click.echo(f"\n{n}. [{f.category}·{f.severity}] “{f.span}”（{f.start}–{f.end}，{source_name(f.source)}{score}）\n"
+                   f"   原因：{f.explanation}\n   依据：{basis}\n   建议：{f.suggestion}")
+        for example in f.evidence:
+            click.echo(f"   相似已判例句：“{example.text}”（相似度 {example.similarity:.2f}）")
         for case in f.cases:
             click.echo(f"   相似案例：{case.case_id} {case.title}")
     if report.hints:
@@ -40,7 +46,9 @@ def _print_report(report: ReviewReport, source: str) -> None:
         click.echo(f"{n}. [{h.category}] “{h.span}”（{h.start}–{h.end}，置信度 {confidence_text(h.confidence)}）\n"
                    f"   说明：{h.explanation}\n   原因：{h.why}")
     if report.rewrite:
-        click.echo(f"\n改写稿（{report.rounds} 轮）：\n{report.rewrite}")
+        click.echo(f"\n改写稿（{report.rounds} 轮）：{rewrite_note_label(report)}\n{report.rewrite}")
+    elif report.rewrite_note:
+        click.echo(f"\n{rewrite_note_label(report)}")
 
 
 @click.command(cls=Command, help="营销文案合规审核：问题片段、类别、依据条款、改写建议、相似案例\n\n"
@@ -89,10 +97,14 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
             return error(exc.message)
     if as_json:
         print_json({**report.as_json(draft.source), "notice": report.notice, "rewrite": report.rewrite,
-                    "dropped": report.dropped})
+                    "rewrite_note": report.rewrite_note, "dropped": report.dropped})
     else:
         _print_report(report, draft.source)
     return 0
+
+
+review = with_library(review)  # comply review library …, comply review train
+review.add_command(train)
 
 
 def _review_batch(reviewer: Reviewer, lines: Iterable[BatchLine], clearance: int, user: str, genre: str) -> int:

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     llm_review_chars: int = 1500
     llm_review_clauses: int = 0
     llm_review_max_tokens: int = 512
+    llm_review_examples: int = 6  # labelled sentences most like the draft's, in the model stage's prompt (few-shot by similarity)
+    # the learned review stage (comply review train): on unless switched off; trained on the shipped library by make run
+    review_learned: bool = Field(True, validation_alias="COMPLY_REVIEW_LEARNED")
+    rewrite_templates_file: Path = PROJECT_ROOT / "config" / "rewrite_templates.toml"
     audit_key_file: Path | None = None
 
     @field_validator("*", mode="after")
@@ -136,6 +140,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Overrides, then the environment, then the config file; no .env or secrets folder."""
         return init_settings, env_settings, _CheckedToml(settings_cls)
+
+    @property
+    def review_models_dir(self) -> Path:
+        """Trained models of the learned review stage, one folder per version, ``current.json`` naming the one in use."""
+        return self.data_dir / "review_models"
 
     @property
     def local_gate_file(self) -> Path:

@@ -357,6 +357,41 @@ def m012_document_status_note(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE documents ADD COLUMN status_note VARCHAR")
 
 
+def m013_review_library(con: duckdb.DuckDBPyConnection) -> None:
+    """Labelled drafts (imported datasets and reviewers' decisions), the library that review learns from."""
+    con.execute(
+        """
+        CREATE TABLE review_library_drafts (
+            id VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,           -- the dataset's name, or 'reviewer'
+            genre VARCHAR,
+            text VARCHAR NOT NULL,
+            text_sha256 VARCHAR UNIQUE NOT NULL,
+            level INTEGER NOT NULL DEFAULT 0,
+            added_by VARCHAR,
+            added_at TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE review_library_labels (
+            draft_id VARCHAR NOT NULL,
+            start_pos INTEGER NOT NULL,        -- character offsets in the draft's text
+            end_pos INTEGER NOT NULL,
+            category VARCHAR NOT NULL,
+            polarity SMALLINT NOT NULL,        -- 1: the span violates the category; -1: a reviewer said it does not
+            note VARCHAR,
+            origin VARCHAR NOT NULL,           -- 'import' | 'accept' | 'dismiss' | 'missed'
+            finding_source VARCHAR,            -- what raised a decided finding (rule / model / llm …)
+            rule_id VARCHAR,
+            reviewer VARCHAR,
+            created_at TIMESTAMP
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -370,6 +405,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("010_audit_signatures", m010_audit_signatures),
     ("011_signin_sources", m011_signin_sources),
     ("012_document_status_note", m012_document_status_note),
+    ("013_review_library", m013_review_library),
 ]
 
 

@@ -1,7 +1,8 @@
 """Review report downloads (pure functions): the findings and the hints as tables, Markdown, Word and PDF.
 
-Every report says which stages ran (and why any did not), the draft's genre, and lists the model's
-hints apart from the findings: they are counted in no verdict and rewritten by nobody.
+Every report says which stages ran (and why any did not), the learned model that reviewed the draft, the draft's
+genre and how the rewrite was made; each finding names the stage that found it (a learned one with its score). The
+model's hints are listed apart from the findings: they are counted in no verdict and rewritten by nobody.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ if TYPE_CHECKING:
     from reportlab.platypus import Table
 
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
-COLUMNS = ("片段", "类别", "严重程度", "原因", "依据条款", "改写建议", "相似案例")
+COLUMNS = ("片段", "类别", "严重程度", "来源", "学习模型评分", "原因", "依据条款", "改写建议", "相似案例")
+SOURCES = {"rule": "规则", "model": "学习模型", "llm": "大模型", "baseline": "关键词基线", "suitability": "适当性"}
 HINTS_TITLE = "待复核提示（大模型单独提出，未计入结论，不触发改写）"
 HINT_COLUMNS = ("片段", "类别", "说明", "建议", "置信度", "原因")
 STAGES_TITLE = "审核环节"
 UNCALIBRATED = "未校准"
 NO_BASIS = "（知识库中无对应条款）"
 PDF_FONT = "STSong-Light"
+LEARNED_TITLE = "审核模型"
+NOT_ENABLED = "未启用"
 
 
 def category_name(taxonomy: Taxonomy, category: str) -> str:
@@ -44,11 +48,22 @@ def _cases(f: Finding) -> str:
     return "；".join(c.title for c in f.cases)
 
 
+def source_name(source: str) -> str:
+    """The Chinese name of the stage that found a finding (规则 / 学习模型 / 大模型 / …; the code when unknown)."""
+    return SOURCES.get(source, source)
+
+
+def score_text(score: float | None) -> str:
+    """A learned finding's calibrated score as a percentage; empty for findings of other stages."""
+    return "" if score is None else f"{score:.0%}"
+
+
 def finding_rows(findings: list[Finding], taxonomy: Taxonomy) -> list[dict[str, str]]:
     """One row per finding with the columns of :data:`COLUMNS`."""
     return [
         dict(zip(COLUMNS, (f.span, category_name(taxonomy, f.category), SEVERITY.get(f.severity, f.severity),
-                           f.explanation, f.basis_text(NO_BASIS), f.suggestion, _cases(f))))
+                           source_name(f.source), score_text(f.score), f.explanation, f.basis_text(NO_BASIS),
+                           f.suggestion, _cases(f))))
         for f in findings
     ]
 
@@ -68,8 +83,9 @@ def hint_rows(hints: list[Hint], taxonomy: Taxonomy) -> list[dict[str, str]]:
 
 
 def mode_label(report: ReviewReport) -> str:
-    """规则 + 大模型 or 仅规则."""
-    return "规则 + 大模型" if report.mode == LLM else "仅规则"
+    """Which stages counted: 规则, 学习模型 (when a learned model reviewed it), 大模型 (when the model stage ran)."""
+    stages = ["规则"] + (["学习模型"] if report.learned_version else []) + (["大模型"] if report.mode == LLM else [])
+    return " + ".join(stages) if len(stages) > 1 else "仅规则"
 
 
 def genre_label(report: ReviewReport) -> str | None:
@@ -79,13 +95,23 @@ def genre_label(report: ReviewReport) -> str | None:
     return f"{report.genre.name_zh}（{'自动识别' if report.genre_detected else '人工选择'}）"
 
 
+def learned_label(report: ReviewReport) -> str:
+    """审核模型：rm-… (the learned model that reviewed the draft), or 审核模型：未启用."""
+    return f"{LEARNED_TITLE}：{report.learned_version or NOT_ENABLED}"
+
+
+def rewrite_note_label(report: ReviewReport) -> str:
+    """改写说明：… (how the rewrite was made); empty when the report has no note."""
+    return f"改写说明：{report.rewrite_note}" if report.rewrite_note else ""
+
+
 def stage_lines(report: ReviewReport) -> list[str]:
     """One line per stage of the review: 大模型：未运行（超时：…）."""
     return [stage.label() for stage in report.stages]
 
 
 def _summary(report: ReviewReport, source: str, when: datetime) -> list[tuple[str, str]]:
-    items = [("来源", source), ("审核方式", mode_label(report))]
+    items = [("来源", source), ("审核方式", mode_label(report)), (LEARNED_TITLE, report.learned_version or NOT_ENABLED)]
     genre = genre_label(report)
     if genre:
         items.append(("体裁", genre))
@@ -128,7 +154,10 @@ def to_markdown(report: ReviewReport, taxonomy: Taxonomy, source: str, when: dat
         lines.append("")
     lines += ["## 原文", "", *(f"> {_md(line)}" for line in report.draft.splitlines()), ""]
     if report.rewrite:
-        lines += [f"## 改写稿（{report.rounds} 轮）", "", *(f"> {_md(line)}" for line in report.rewrite.splitlines()), ""]
+        lines += [f"## 改写稿（{report.rounds} 轮）", ""]
+        if report.rewrite_note:
+            lines += [_md(rewrite_note_label(report)), ""]
+        lines += [*(f"> {_md(line)}" for line in report.rewrite.splitlines()), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -157,6 +186,8 @@ def to_docx(report: ReviewReport, taxonomy: Taxonomy, source: str, when: datetim
     doc.add_paragraph(report.draft)
     if report.rewrite:
         doc.add_heading(f"改写稿（{report.rounds} 轮）", level=2)
+        if report.rewrite_note:
+            doc.add_paragraph(rewrite_note_label(report))
         doc.add_paragraph(report.rewrite)
     return docx_bytes(doc)
 
@@ -205,14 +236,17 @@ def to_pdf(report: ReviewReport, taxonomy: Taxonomy, source: str, when: datetime
     story.append(Paragraph("问题清单", h2))
     rows = finding_rows(report.findings, taxonomy)
     if rows:
-        story.append(_pdf_table(COLUMNS, rows, (38, 26, 14, 55, 45, 50, 38), cell))
+        story.append(_pdf_table(COLUMNS, rows, (34, 22, 12, 16, 14, 50, 42, 44, 32), cell))
     else:
         story.append(Paragraph("未发现问题。", body))
     if report.hints:
         story += [Paragraph(HINTS_TITLE, h2), _pdf_table(HINT_COLUMNS, hint_rows(report.hints, taxonomy), (40, 28, 60, 55, 16, 65), cell)]
     story += [Paragraph("原文", h2), Paragraph(_para_text(report.draft), body)]
     if report.rewrite:
-        story += [Spacer(1, 4), Paragraph(f"改写稿（{report.rounds} 轮）", h2), Paragraph(_para_text(report.rewrite), body)]
+        story += [Spacer(1, 4), Paragraph(f"改写稿（{report.rounds} 轮）", h2)]
+        if report.rewrite_note:
+            story.append(Paragraph(_para_text(rewrite_note_label(report)), body))
+        story.append(Paragraph(_para_text(report.rewrite), body))
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title="文案审核报告")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from review.examples import Example
+
 SEVERITIES = ("high", "medium", "low")
 
 
@@ -58,7 +60,7 @@ class CaseRef:
 class Finding:
     """One audit point: a verbatim span ``draft[start:end]``, its category, why, the clauses it breaks, advice and cases.
 
-    ``source`` names the stage that found it (``rule``, ``baseline``, ``llm``, ``suitability``); a rule's
+    ``source`` names the stage that found it (``rule``, ``model`` — the learned stage —, ``baseline``, ``llm``, ``suitability``); a rule's
     finding also carries the rule's id and the legal bases it declares, from which ``citations`` (the
     clauses visible to the reviewer) are resolved.
     """
@@ -77,6 +79,9 @@ class Finding:
     rule_id: str = ""
     # legal bases the rule names that resolve to no clause in the corpus, each described (never shown as verified)
     unresolved: tuple[str, ...] = ()
+    # the learned stage's calibrated score and the nearest labelled sentences of the category (source "model")
+    score: float | None = None
+    evidence: tuple[Example, ...] = ()
 
     def as_json(self) -> dict:
         """The public finding shape of ``comply review --json``."""
@@ -84,7 +89,8 @@ class Finding:
             "span": self.span, "start": self.start, "end": self.end, "category": self.category, "severity": self.severity,
             "explanation": self.explanation, "citations": [c.as_json() for c in self.citations], "suggestion": self.suggestion,
             "cases": [{"case_id": c.case_id, "title": c.title} for c in self.cases], "unverified_basis": list(self.unresolved),
-        }
+            "source": self.source,
+        } | ({"score": round(self.score, 3), "evidence": [e.as_json() for e in self.evidence]} if self.score is not None else {})
 
     def basis_text(self, none: str) -> str:
         """The clauses it cites and the bases it names that the corpus lacks, on one line (``none`` when there are neither)."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, create_model
 
 from comply.llm.fence import fence
 from comply.llm.protocol import ChatModel
+from review.examples import Example
 from review.findings import ClauseRef, Finding
 from review.genre import Genre
 from review.taxonomy import Taxonomy
@@ -32,7 +33,8 @@ RULES = (
     "3. explanation 用一句话（不超过 30 字）说明为什么违规。\n"
     "4. 给出了【参考条款】时，clause_ids 填写所依据的条款编号（只能用列出的编号）。\n"
     "5. 【已发现的问题】不要重复报告；没有其他问题时输出 {\"findings\": []}。\n"
-    "6. 结合【体裁】判断：同样的话在不同体裁中含义不同。"
+    "6. 结合【体裁】判断：同样的话在不同体裁中含义不同。\n"
+    "7. 【相似已判例句】是样本库中已标注为违规的句子及其类别，供参照尺度；只报告【文案】中的原句。"
 )
 
 REWRITE_SYSTEM = (
@@ -80,21 +82,25 @@ def system_prompt(taxonomy: Taxonomy) -> str:
 
 def review_messages(
     draft: str, clauses: list[ClauseRef], known: list[Finding], taxonomy: Taxonomy, genre: Genre | None = None, clause_chars: int = 160,
+    examples: tuple[Example, ...] = (),
 ) -> list[dict]:
-    """Messages asking for the findings the rules have not already made, citing numbered clauses (all data fenced)."""
+    """Messages asking for the findings the rules have not already made, citing numbered clauses, with the labelled
+    sentences most similar to the draft as examples (few-shot by similarity); all data fenced."""
     numbered = "\n".join(
         f"[{n}] {fence(c.path)}：{fence(c.text[:clause_chars])}{'……' if len(c.text) > clause_chars else ''}"
         for n, c in enumerate(clauses, start=1)
     )
     found = "\n".join(f"- “{fence(f.span)}”（{f.category}）" for f in known) or "（无）"
     kind = f"【体裁】\n{genre.name_zh}：{genre.note}\n\n" if genre else ""
+    shots = "".join(f"- “{fence(e.text)}” → {e.category}\n" for e in examples)
+    kind += f"【相似已判例句】\n{shots}\n" if shots else ""
     user = f"{kind}【参考条款】\n{numbered or '（无）'}\n\n【已发现的问题】\n{found}\n\n【文案】\n{fence(draft)}\n【文案结束】"
     return [{"role": "system", "content": system_prompt(taxonomy)}, {"role": "user", "content": user}]
 
 
 def llm_findings(
     client: ChatModel, draft: str, clauses: list[ClauseRef], known: list[Finding], taxonomy: Taxonomy, genre: Genre | None = None,
-    max_tokens: int = 512,
+    max_tokens: int = 512, examples: tuple[Example, ...] = (),
 ) -> list[LlmFinding]:
     """The model's findings for one section of a draft (unverified), told the draft's genre, in at most ``max_tokens``.
 
@@ -102,7 +108,7 @@ def llm_findings(
         LlmError: the model is unreachable or its output stayed invalid after one repair.
     """
     model = review_model(taxonomy.ids, bool(clauses))
-    result = client.structured(review_messages(draft, clauses, known, taxonomy, genre), model, "draft_review", max_tokens=max_tokens)
+    result = client.structured(review_messages(draft, clauses, known, taxonomy, genre, examples=examples), model, "draft_review", max_tokens=max_tokens)
     return [
         LlmFinding(span=f.span, category=f.category, explanation=f.explanation[:MAX_TEXT], clause_ids=getattr(f, "clause_ids", [])[:4])
         for f in result.findings[:MAX_FINDINGS]  # type: ignore[attr-defined]

@@ -23,15 +23,17 @@ from review.findings import SEVERITIES, ClauseRef, Finding
 from review.gate import Calibration, Hint, gate_key, load_calibrations, promotes, why_hint
 from review.genre import AUTO, Genre, GenreDetector, load_detector, load_genres
 from review.grounding import ClauseResolver
+from review.learned import MODEL_SOURCE, Scored
+from review.learned_stage import LearnedStage
 from review.llm_review import llm_findings, rewrite_messages
+from review.rewrite import RewriteResult, RewriteTemplates, check_candidate, deterministic_rewrite, load_disclosure, load_templates
 from review.rules import apply_rules, load_default_rules
 from review.sections import sentence_spans, split_sections
 from review.similar_cases import attach_cases, sentence_around
-from review.stages import CASES, COVERED, MODEL, NO_MODEL, NOT_NEEDED, RAN, REWRITE, SKIPPED
+from review.stages import CASES, COVERED, MODEL, NO_MODEL, NOT_NEEDED, RAN, REWRITE, UNAVAILABLE, Stage, failed
 from review.stages import RULES as RULES_STAGE
-from review.stages import Stage, failed
 from review.taxonomy import Taxonomy, load_taxonomy
-from review.verify import CheckedFinding, check_findings, new_figures
+from review.verify import CheckedFinding, check_findings
 
 LLM, RULES = "llm", "rules"
 
@@ -55,6 +57,8 @@ class ReviewReport:
     genre: Genre | None = None
     genre_detected: bool = False
     model: str | None = None
+    learned_version: str | None = None  # the learned model that reviewed the draft (None when that stage did not run)
+    rewrite_note: str = ""  # how the rewrite was made (the model's, or the template one and why)
 
     @property
     def draft_sha256(self) -> str:
@@ -62,8 +66,10 @@ class ReviewReport:
         return hashlib.sha256(self.draft.encode("utf-8")).hexdigest()
 
     def as_json(self, draft_id: object = None) -> dict:
-        """The batch line shape: ``{"id", "mode", "genre", "notice", "stages", "findings", "hints"}``; only ``findings`` count."""
-        return {"id": draft_id, "mode": self.mode, "genre": self.genre.id if self.genre else None, "notice": self.notice,
+        """The batch line shape: ``{"id", "mode", "genre", "learned_model", "notice", "stages", "findings", "hints"}``; only
+        ``findings`` count."""
+        return {"id": draft_id, "mode": self.mode, "genre": self.genre.id if self.genre else None, "learned_model": self.learned_version,
+                "notice": self.notice,
                 "stages": [s.as_json() for s in self.stages], "findings": [f.as_json() for f in self.findings],
                 "hints": [h.as_json() for h in self.hints]}
 
@@ -84,6 +90,14 @@ class Reviewer:
         self._clause_vectors: dict[str, np.ndarray] = {}
         self.gate_problem = ""  # why the gate is shut although a calibration was expected (shown with the review)
         self.calibration: Calibration | None = self._calibration() if client is not None else None
+        self.learned = LearnedStage(settings, self.rules)
+        self.templates: RewriteTemplates | None = None
+        self.rewrite_problem = ""  # why the template rewrite cannot run (a broken data file), shown with the review
+        try:
+            self.templates = load_templates(settings.rewrite_templates_file, self.taxonomy.ids)
+            self.disclosure = load_disclosure(settings.disclosures_file)
+        except ValueError as exc:
+            self.templates, self.rewrite_problem = None, f"模板改写不可用：{exc}"
 
     @property
     def rules_sha256(self) -> str:
@@ -112,6 +126,21 @@ class Reviewer:
     def rule_findings(self, text: str, resolver: ClauseResolver) -> list[Finding]:
         """Rule findings, each citing the clauses its legal basis names (those in the corpus and visible)."""
         return [self._from_rule(f, resolver) for f in apply_rules(text, self.rules)]
+
+    def learned_findings(self, text: str, resolver: ClauseResolver, clearance: int) -> tuple[list[Finding], Stage]:
+        """The learned stage's findings (citing their category's clauses visible to the reviewer) and its stage record."""
+        found, stage = self.learned.run(text, clearance)
+        return [self._from_learned(s, text, resolver) for s in found], stage
+
+    def _from_learned(self, s: Scored, text: str, resolver: ClauseResolver) -> Finding:
+        severity, suggestion = self.advice(s.category)
+        why = f"学习模型判断此句属于“{self.taxonomy.get(s.category).name_zh}”（校准得分 {s.score:.2f}，依据审核样本库中的已判例句）"
+        return Finding(text[s.start:s.end], s.start, s.end, s.category, severity, why, resolver.bases(self._bases(s.category)),
+                       suggestion, MODEL_SOURCE, score=s.score, evidence=s.evidence)
+
+    def rereview(self, text: str, resolver: ClauseResolver, clearance: int) -> list[Finding]:
+        """Rules and the learned stage on ``text``, merged (what a rewrite must pass)."""
+        return merge(self.rule_findings(text, resolver), self.learned_findings(text, resolver, clearance)[0])
 
     def _from_rule(self, f: Finding, resolver: ClauseResolver) -> Finding:
         return replace(f, citations=resolver.bases(f.legal_basis) or resolver.bases(self.taxonomy.get(f.category).legal_basis),
@@ -169,17 +198,19 @@ class Reviewer:
         return tuple(dict.fromkeys((*self.taxonomy.get(category).legal_basis, *from_rules)))
 
     def _candidates(
-        self, text: str, found: list[Finding], resolver: ClauseResolver, genre: Genre | None,
+        self, text: str, found: list[Finding], resolver: ClauseResolver, genre: Genre | None, clearance: int,
     ) -> tuple[list[CheckedFinding], list[dict]]:
-        """Model findings located in the draft and not doubted (one request per section; one section for most drafts)."""
+        """Model findings located in the draft and not doubted (one request per section; one section for most drafts),
+        each request carrying the library's labelled sentences most like the section's (within ``clearance``)."""
         kept: list[CheckedFinding] = []
         dropped: list[dict] = []
         for section in split_sections(text, self.settings.llm_review_chars):
             end = section.start + len(section.text)
             known = [f for f in found if f.start < end and f.end > section.start]
             clauses = self._prompt_clauses(text, section.text, known, resolver)
+            examples = self.learned.examples(section.text, clearance, self.settings.llm_review_examples)
             raw = llm_findings(self.client, section.text, clauses, known, self.taxonomy, genre,  # type: ignore[arg-type]
-                               self.settings.llm_review_max_tokens)
+                               self.settings.llm_review_max_tokens, examples)
             checked, why = check_findings(raw, section.text, section.start, clauses)
             dropped += why
             for c in checked:
@@ -204,11 +235,11 @@ class Reviewer:
         return list(pool.values())[:limit]
 
     def _llm_stage(
-        self, text: str, found: list[Finding], resolver: ClauseResolver, genre: Genre | None,
+        self, text: str, found: list[Finding], resolver: ClauseResolver, genre: Genre | None, clearance: int,
     ) -> tuple[list[Finding], list[Hint], list[dict]]:
         """Model findings through the gate: those a rule finding of their category overlaps merge into it, those the
         calibrated clause similarity supports count, and the rest are hints (see :mod:`review.gate`)."""
-        candidates, dropped = self._candidates(text, found, resolver, genre)
+        candidates, dropped = self._candidates(text, found, resolver, genre, clearance)
         distinct = {(c.start, c.end, c.finding.category): c for c in reversed(candidates)}  # a repeated finding once
         alone = [c for c in sorted(distinct.values(), key=lambda c: c.start)
                  if not any(r.category == c.finding.category and r.start < c.end and c.start < r.end for r in found)]
@@ -254,10 +285,12 @@ class Reviewer:
         started = time.perf_counter()
         resolver = ClauseResolver(self.searcher, self.con, clearance)
         findings = self.rule_findings(text, resolver)
-        report = ReviewReport(text, RULES, findings, notice=f"仅规则审核（{self.no_llm_reason}）", stages=[Stage(RULES_STAGE, RAN)])
+        learned, learned_stage = self.learned_findings(text, resolver, clearance)
+        report = ReviewReport(text, RULES, merge(findings, learned), notice=f"未使用大模型（{self.no_llm_reason}）",
+                              stages=[Stage(RULES_STAGE, RAN), learned_stage], learned_version=self.learned.version if learned_stage.ran else None)
         if genre != AUTO:
             report.genre, _ = self.genre(text, genre)
-        model = self._run_model(report, resolver, genre)
+        model = self._run_model(report, resolver, genre, clearance)
         report.stages.append(model)
         attach_cases(self.searcher, report.findings, text, clearance)
         report.stages.append(Stage(CASES, RAN) if report.findings else Stage(CASES, NOT_NEEDED, "没有问题需要匹配案例"))
@@ -265,25 +298,24 @@ class Reviewer:
             report.stages.append(Stage(REWRITE, NOT_NEEDED, "本次未请求改写"))
         elif not report.findings:
             report.stages.append(Stage(REWRITE, NOT_NEEDED, "没有计入结论的问题"))
-        elif self.client is None:
-            report.stages.append(Stage(REWRITE, NO_MODEL, "改写需要大模型"))
-        elif model.code not in (RAN, COVERED):
-            report.stages.append(Stage(REWRITE, SKIPPED, "大模型审核未完成，未改写"))
+        elif self.client is None or model.code not in (RAN, COVERED):
+            why = "未使用大模型" if self.client is None else "大模型审核未完成"
+            report.stages.append(self._template_rewrite(report, resolver, clearance, f"{why}，按模板逐处删除或替换问题表述"))
         else:
-            report.stages.append(self._rewrite(report, resolver, max_rounds))
+            report.stages.append(self._rewrite(report, resolver, clearance, max_rounds))
         report.total_s = time.perf_counter() - started
         report.audit_seq = self.record(report, user, clearance) if audit else None
         return report
 
-    def _run_model(self, report: ReviewReport, resolver: ClauseResolver, genre: str) -> Stage:
+    def _run_model(self, report: ReviewReport, resolver: ClauseResolver, genre: str, clearance: int) -> Stage:
         """The model stage of :meth:`review`, recorded as a :class:`Stage` whether or not it ran."""
         text = report.draft
         if self.client is None:
             return Stage(MODEL, NO_MODEL, self.no_llm_reason)
         sentences = sentence_spans(text)
         if sentences and all(any(f.start < b and f.end > a for f in report.findings) for a, b in sentences):
-            report.notice = "规则审核已覆盖每一句，未调用大模型审核"
-            return Stage(MODEL, COVERED, "规则审核已覆盖每一句")
+            report.notice = "规则与学习模型已覆盖每一句，未调用大模型审核"
+            return Stage(MODEL, COVERED, "规则与学习模型已覆盖每一句")
         notes = [self.gate_problem] if self.gate_problem else []
         if report.genre is None:
             try:
@@ -292,32 +324,59 @@ class Reviewer:
                 notes.append(f"未能识别体裁（{exc}），模型单独提出的问题只作提示")
         report.notice = "；".join(notes) or report.notice
         try:
-            added, report.hints, report.dropped = self._llm_stage(text, report.findings, resolver, report.genre)
+            added, report.hints, report.dropped = self._llm_stage(text, report.findings, resolver, report.genre, clearance)
         except LlmError as exc:
-            report.notice = f"仅规则审核（大模型调用失败：{exc}）"
+            report.notice = f"未使用大模型（大模型调用失败：{exc}）"
             return failed(MODEL, exc)
         report.findings = merge(report.findings, added)
         report.mode, report.model, report.notice = LLM, self.client.model, "；".join(notes)
         return Stage(MODEL, RAN)
 
-    def _rewrite(self, report: ReviewReport, resolver: ClauseResolver, max_rounds: int) -> Stage:
-        """Rewrite the whole draft until its re-review (rules) finds nothing, at most ``max_rounds`` times."""
+    def template_rewrite(self, text: str, findings: list[Finding], clearance: int, resolver: ClauseResolver | None = None) -> RewriteResult:
+        """``text`` with each of ``findings`` deleted or replaced by its category's template and the risk disclosure added
+        where missing, re-reviewed by the rules and the learned stage until nothing is found (see :mod:`review.rewrite`).
+
+        Raises:
+            ValueError: the rewrite templates or disclosures file is broken (``rewrite_problem`` says how).
+        """
+        if self.templates is None:
+            raise ValueError(self.rewrite_problem)
+        resolver = resolver or ClauseResolver(self.searcher, self.con, clearance)
+        return deterministic_rewrite(text, findings, lambda t: self.rereview(t, resolver, clearance), self.templates, self.disclosure)
+
+    def _template_rewrite(self, report: ReviewReport, resolver: ClauseResolver, clearance: int, why: str) -> Stage:
+        """The deterministic rewrite (:mod:`review.rewrite`): each flagged span deleted or replaced by its category's
+        template, the risk disclosure added where missing, re-reviewed (rules and learned stage) until clean."""
+        if self.templates is None:
+            report.rewrite_note = f"{why}：{self.rewrite_problem}"
+            return Stage(REWRITE, UNAVAILABLE, self.rewrite_problem)
+        result = self.template_rewrite(report.draft, report.findings, clearance, resolver)
+        if not result.text.strip():  # every sentence was a problem: nothing is left to show as a rewrite
+            report.rewrite_note = f"{why}后没有剩余内容（每一句都有问题），请重新撰写"
+            return Stage(REWRITE, RAN, report.rewrite_note)
+        report.rewrite, report.rewrite_findings, report.rounds = result.text, result.remaining, result.rounds
+        report.rewrite_note = why + ("；复审仍有问题，请人工修改" if result.remaining else "")
+        return Stage(REWRITE, RAN)
+
+    def _rewrite(self, report: ReviewReport, resolver: ClauseResolver, clearance: int, max_rounds: int) -> Stage:
+        """The model rewrites the draft, at most ``max_rounds`` times; its text is kept only when re-review (rules and
+        learned stage) finds nothing and it adds no figure, otherwise the template rewrite is shown and why."""
+        rereview = lambda t: self.rereview(t, resolver, clearance)  # noqa: E731
         current, problems = report.draft, [(f.span, f.suggestion) for f in report.findings]
-        for round_no in range(1, max_rounds + 1):
+        reason = "未请求大模型改写"
+        for n in range(1, max_rounds + 1):
             try:
                 candidate = self.client.complete(rewrite_messages(current, problems), max_tokens=1024).strip()  # type: ignore[union-attr]
             except LlmError as exc:
-                report.notice = f"改写失败：{exc}"
-                return failed(REWRITE, exc)
-            invented = new_figures(report.draft, candidate)
-            remaining = self.rule_findings(candidate, resolver)
-            report.rounds, report.rewrite, report.rewrite_findings = round_no, candidate, remaining
-            if not remaining and not invented:
+                return self._template_rewrite(report, resolver, clearance, f"大模型改写失败（{exc}），按模板改写")
+            verdict = check_candidate(report.draft, candidate, rereview)
+            if verdict.accepted:
+                report.rewrite, report.rewrite_findings, report.rounds = candidate, [], n
+                report.rewrite_note = "大模型改写，复审无问题且未新增数字"
                 return Stage(REWRITE, RAN)
-            current = candidate
-            problems = [(f.span, f.suggestion) for f in remaining] + [(n, "原文没有这个数字，删除它") for n in invented]
-        report.notice = "改写稿复审仍有问题，请人工修改" if report.rewrite_findings else "改写稿出现原文没有的数字，请人工核对"
-        return Stage(REWRITE, RAN)
+            current, reason = candidate, verdict.reason
+            problems = [(f.span, f.suggestion) for f in verdict.findings] + [(figure, "原文没有这个数字，删除它") for figure in verdict.invented]
+        return self._template_rewrite(report, resolver, clearance, f"大模型改写稿未通过复审（{reason}），按模板改写")
 
     def record(self, report: ReviewReport, user: str, clearance: int) -> int:
         """Append the review to the audit chain (the draft's hash, never its text); return the row's seq."""
@@ -327,6 +386,7 @@ class Reviewer:
             "chars": len(report.draft),
             "mode": report.mode,
             "model": report.model,
+            "learned_model": report.learned_version,
             "genre": report.genre.id if report.genre else None,
             "stages": {s.name: s.code for s in report.stages},
             "gate": self.calibration.clause_threshold if self.calibration else None,

@@ -32,6 +32,9 @@ SENTENCE_DELIMS = "。！？；!?;\n"
 CLAUSE_DELIMS = SENTENCE_DELIMS + "，,：:｜|【】"
 _JOINABLE_GAP = re.compile(r"[^。！？；!?;\n]{0,4}")
 _QUOTED = re.compile(r"“[^“”\n]{1,60}”|‘[^‘’\n]{1,60}’|「[^「」\n]{1,60}」|『[^『』\n]{1,60}』|\"[^\"\n]{1,60}\"")
+_CLAUSE_ENDS = "，,；;：:、。！？!?\n"
+_TRIM = _CLAUSE_ENDS + " “”‘’「」『』\""
+_CLAUSE = re.compile(r"[^，,；;：:、。！？!?\n]+[，,；;：:、。！？!?\n]*")
 LEXICON_PATH = Path("lexicons") / "financial_marketing_prohibited_terms.json"
 
 
@@ -71,17 +74,49 @@ class RuleSet:
             return []
         return [m.span() for m in _QUOTED.finditer(text)]
 
+    def context_doubt(self, text: str, start: int, end: int) -> str | None:
+        """Why no stage but the rules may flag ``text[start:end]``: it is a quotation (as for the rules) or its span is
+        a risk warning or disclaimer (``settings.llm_disclaimer``); ``None`` when neither."""
+        if _inside(self.quotations(text), start, end):
+            return "片段是引号内的引述（防骗、辟谣、投教或培训材料转述的话术），不是本机构的表述"
+        if self.llm_disclaimer is not None and self.llm_disclaimer.search(text[start:end]):
+            return "片段本身是风险提示或免责声明"
+        return None
+
+    def claim_span(self, text: str, start: int, end: int) -> tuple[int, int] | None:
+        """The part of the passage ``text[start:end]`` that makes a claim: its clauses (cut at ，；：、 and line ends) less
+        those inside a quotation (:meth:`quotations`) and those that are a risk warning or disclaimer
+        (``settings.llm_disclaimer``); ``None`` when no clause is left. A whole sentence that merely ends with
+        投资有风险 keeps its claim."""
+        quoted = self.quotations(text)
+        kept = []
+        for m in _CLAUSE.finditer(text, start, end):
+            a, b = m.span()
+            inner_a, inner_b = a, b  # the clause without its punctuation and quotation marks
+            while inner_a < inner_b and text[inner_a] in _TRIM:
+                inner_a += 1
+            while inner_b > inner_a and text[inner_b - 1] in _TRIM:
+                inner_b -= 1
+            clause = text[inner_a:inner_b]
+            if not clause or _inside(quoted, inner_a, inner_b) or (self.llm_disclaimer is not None and self.llm_disclaimer.search(clause)):
+                continue
+            kept.append((a, b))
+        if not kept:
+            return None
+        a, b = kept[0][0], kept[-1][1]
+        while b > a and text[b - 1] in _CLAUSE_ENDS + " ":
+            b -= 1
+        return (a, b) if b > a else None
+
     def model_finding_doubt(self, text: str, start: int, end: int, category: str) -> str | None:
         """Why a model finding on ``text[start:end]`` should be dropped: it is a quotation (as for the rules), its
         span is a disclaimer (``settings.llm_disclaimer``), or it has none of its category's cue words
         (``[llm_cues]``); ``None`` when it stands."""
-        span = text[start:end]
-        if _inside(self.quotations(text), start, end):
-            return "片段是引号内的引述（防骗、辟谣、投教或培训材料转述的话术），不是本机构的表述"
-        if self.llm_disclaimer is not None and self.llm_disclaimer.search(span):
-            return "片段本身是风险提示或免责声明"
+        why = self.context_doubt(text, start, end)
+        if why:
+            return why
         cue = self.llm_cues.get(category)
-        if cue is not None and not cue.search(span):
+        if cue is not None and not cue.search(text[start:end]):
             return "片段中没有该类问题的表述特征"
         return None
 

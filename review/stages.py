@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from comply.llm.client import LlmError, LlmOutputError, LlmTimeout
 
-RULES, MODEL, CASES, REWRITE = "rules", "model", "cases", "rewrite"
-NAMES_ZH = {RULES: "规则", MODEL: "大模型", CASES: "相似案例", REWRITE: "改写"}
+RULES, LEARNED, MODEL, CASES, REWRITE = "rules", "learned", "model", "cases", "rewrite"
+NAMES_ZH = {RULES: "规则", LEARNED: "学习模型", MODEL: "大模型", CASES: "相似案例", REWRITE: "改写"}
 
 # why a stage did not run (or stopped): codes other systems can read, with the reason shown to people
 RAN, NO_MODEL, TIMEOUT, MALFORMED, UNAVAILABLE, COVERED, NOT_NEEDED, SKIPPED = (

@@ -162,8 +162,16 @@ class Loop:
                 notes.append("仍有资料中没有的数字，改用模板文案")
             if cut or invented:
                 report = self._review(plan, copy, inserted, clearance, user)
+        text = plan.render(copy)
+        if report.findings and self.reviewer.templates is not None:  # the last resort, as for a reviewed draft
+            fixed = self.reviewer.template_rewrite(text, report.findings, clearance)
+            kept = all(line in fixed.text for line in inserted.splitlines() if line.strip())  # facts and disclosures intact
+            if fixed.text != text and kept and not new_figures(allowed, fixed.text):
+                text = fixed.text
+                report = self.reviewer.review(text, clearance=clearance, user=user, rewrite=False, audit=False)
+                report.findings += plan.checks(report.draft)
+                notes.append(f"按模板删除或替换了仍有问题的表述（{len(fixed.edits)} 处）")
         if report.findings:
             notes.append("终稿仍有审核问题，请人工修改后再使用")
-        text = plan.render(copy)
         report.audit_seq = self.reviewer.record(report, user, clearance)
         return Generated(text, report, rounds, mode, first_clean, notes, invented, time.perf_counter() - started)

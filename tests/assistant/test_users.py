@@ -232,10 +232,10 @@ def test_outdated_hash_parameters_are_upgraded_on_login(con):
 
 
 EXPECTED_PAGES = {
-    "compliance": {"qa", "review", "cases"},
+    "compliance": {"qa", "review", "review_feedback", "cases"},
     "marketer": {"review", "generate", "cases"},
-    "evaluator": {"qa", "review", "cases", "eval"},
-    "admin": {"qa", "review", "generate", "cases", "kb", "audit", "eval", "users"},
+    "evaluator": {"qa", "review", "review_feedback", "cases", "eval"},
+    "admin": {"qa", "review", "review_feedback", "generate", "cases", "kb", "audit", "eval", "users"},
 }
 
 

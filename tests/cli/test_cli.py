@@ -123,7 +123,7 @@ def test_llm_status_reports_tgi_backend(cli_env):
     assert off.returncode == 1 and "已在配置中关闭" in off.stdout
 
 
-REVIEW_KEYS = {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis"}
+REVIEW_KEYS = {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis", "source"}
 
 
 def test_review_batch_writes_one_line_per_draft(cli_env, tmp_path):
@@ -135,7 +135,7 @@ def test_review_batch_writes_one_line_per_draft(cli_env, tmp_path):
     out = cli_env("review", "--drafts", str(drafts), "--json", "--no-llm")
     assert out.returncode == 0, out.stderr
     first, second = (json.loads(line) for line in out.stdout.splitlines())
-    assert set(first) == {"id", "mode", "genre", "notice", "stages", "findings", "hints"} and (first["id"], first["mode"]) == ("a", "rules")
+    assert set(first) == {"id", "mode", "genre", "learned_model", "notice", "stages", "findings", "hints"} and (first["id"], first["mode"]) == ("a", "rules")
     assert all(set(f) == REVIEW_KEYS for f in first["findings"])
     text = "本产品保本保收益，稳赚不赔，欲购从速！"
     assert all(text[f["start"]:f["end"]] == f["span"] for f in first["findings"])

@@ -116,9 +116,9 @@ def test_no_model_is_recorded_as_a_stage_that_did_not_run(corpus_kb):
     settings, con, _ = corpus_kb
     report = Reviewer(settings, con, None, "已在配置中关闭").review(DRAFT, audit=False)
     assert [(s.name, s.code) for s in report.stages] == [
-        ("rules", "ran"), ("model", "no_model"), ("cases", "not_needed"), ("rewrite", "not_needed")]
+        ("rules", "ran"), ("learned", "no_model"), ("model", "no_model"), ("cases", "not_needed"), ("rewrite", "not_needed")]
     ruled = Reviewer(settings, con, None, "已在配置中关闭").review(DRAFT + "\n保本保收益。", audit=False)
-    assert [(s.name, s.code) for s in ruled.stages][2:] == [("cases", "ran"), ("rewrite", "no_model")]
+    assert [(s.name, s.code) for s in ruled.stages][3:] == [("cases", "ran"), ("rewrite", "ran")], "the template rewrite needs no model"
     assert stage(report, "model").reason == "已在配置中关闭" and report.genre is None
 
 

@@ -48,7 +48,7 @@ def assert_verifiable(con, text: str, report, clearance: int = 0) -> None:
 def test_rules_only_review_cites_clauses_and_cases(corpus_kb):
     settings, con, _ = corpus_kb
     report = Reviewer(settings, con).review(DRAFT, user="marketer-1")
-    assert report.mode == RULES and report.notice.startswith("仅规则审核")
+    assert report.mode == RULES and report.notice.startswith("未使用大模型")
     categories = {f.category for f in report.findings}
     assert {"guaranteed_return", "absolute_terms", "improper_solicitation"} <= categories
     assert_verifiable(con, DRAFT, report)
@@ -56,10 +56,10 @@ def test_rules_only_review_cites_clauses_and_cases(corpus_kb):
     assert {(c.doc_title, c.article) for c in guaranteed.citations} & {
         ("中华人民共和国证券法", "第一百三十五条"), ("中华人民共和国广告法", "第二十五条")}
     assert guaranteed.cases, "similar penalty cases are attached"
-    assert report.rewrite is None
+    assert report.rewrite and "保本保收益" not in report.rewrite and report.rewrite_findings == [], "the template rewrite clears it"
     line = report.as_json("d1")
-    assert set(line) == {"id", "mode", "genre", "notice", "stages", "findings", "hints"} and line["id"] == "d1" and line["hints"] == []
-    assert set(line["findings"][0]) == {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis"}
+    assert set(line) == {"id", "mode", "genre", "learned_model", "notice", "stages", "findings", "hints"} and line["id"] == "d1" and line["hints"] == []
+    assert set(line["findings"][0]) == {"span", "start", "end", "category", "severity", "explanation", "citations", "suggestion", "cases", "unverified_basis", "source"}
     last = json.loads(con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE seq = ?", [report.audit_seq]).fetchone()[0])
     assert last["draft_sha256"] == report.draft_sha256 and last["mode"] == RULES and "保本" not in json.dumps(last, ensure_ascii=False)
     assert audit.verify(con).ok
@@ -134,7 +134,8 @@ def test_rewrite_with_invented_figures_is_not_accepted_silently(corpus_kb, tgi):
     invented = "本产品历史年化收益7.5%，投资有风险。"
     tgi.enqueue(findings_reply(), Reply(content=invented), Reply(content=invented))
     report = Reviewer(settings, con, tgi_client(tgi)).review(LLM_DRAFT)
-    assert report.rounds == 2 and "原文没有的数字" in report.notice
+    assert "原文没有的数字" in report.rewrite_note and "按模板改写" in report.rewrite_note, "the model's rewrite is refused, and why"
+    assert "7.5" not in report.rewrite and report.rewrite_findings == [], "the template rewrite is shown instead"
     second = tgi.chat_requests[-1].body["messages"][-1]["content"]
     assert "7.5" in second and "原文没有这个数字" in second
 

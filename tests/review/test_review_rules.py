@@ -234,3 +234,17 @@ def test_unmapped_lexicon_entry_is_an_error(tmp_path: Path, taxonomy: Taxonomy) 
     with pytest.raises(ValueError, match="没有映射到审查类别"):
         load_rules(path, taxonomy, LEXICON)
     assert load_rules(path, taxonomy, None).rules[0].id == "r1"
+
+
+def test_the_claim_of_a_passage_leaves_out_disclaimers_and_quotations(rules: RuleSet) -> None:
+    """What the learned stage may flag: a claim that ends with a risk warning keeps its claim; a disclaimer alone or a
+    quotation in an anti-fraud notice has none."""
+    text = "跟着我们买，稳稳拿到8%，亏了算我的，当然投资有风险。"
+    claim = rules.claim_span(text, 0, len(text))
+    assert claim is not None and text[claim[0]:claim[1]] == "跟着我们买，稳稳拿到8%，亏了算我的"
+    disclaimer = "基金有风险，投资需谨慎。"
+    assert rules.claim_span(disclaimer, 0, len(disclaimer)) is None
+    notice = "【防骗提示】不法分子以“保本保收益、稳赚不赔”为诱饵拉人进群。"
+    a = notice.index("“")
+    b = notice.index("”") + 1
+    assert rules.claim_span(notice, a, b) is None
