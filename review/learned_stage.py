@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from comply.config import Settings
@@ -10,7 +11,6 @@ from review.examples import Example
 from review.learned import LearnedModel, Scored, load_model, units
 from review.rules import RuleSet
 from review.stages import LEARNED, NO_MODEL, RAN, SKIPPED, UNAVAILABLE, Stage
-from review.taxonomy import load_taxonomy
 
 MISSING_DISCLOSURE = "missing_risk_disclosure"
 
@@ -18,7 +18,7 @@ MISSING_DISCLOSURE = "missing_risk_disclosure"
 class LearnedStage:
     """The current learned model for one reviewer, or why there is none (kept in ``problem``)."""
 
-    def __init__(self, settings: Settings, rules: RuleSet) -> None:
+    def __init__(self, settings: Settings, rules: RuleSet, categories: Collection[str]) -> None:
         self.settings = settings
         self.rules = rules
         self.model: LearnedModel | None = None
@@ -33,7 +33,7 @@ class LearnedStage:
             return
         if self.model is None:
             self.code, self.problem = NO_MODEL, "尚未训练学习模型（运行 comply review train）"
-        elif unknown := set(self.model.categories) - set(load_taxonomy(settings.taxonomy_file).ids):
+        elif unknown := set(self.model.categories) - set(categories):
             self.code, self.problem = UNAVAILABLE, (f"学习模型 {self.model.version} 的类别（{'、'.join(sorted(unknown))}）不在当前审查类别中，"
                                                     "请重新运行 comply review train")
             self.model = None

@@ -90,7 +90,7 @@ class Reviewer:
         self._clause_vectors: dict[str, np.ndarray] = {}
         self.gate_problem = ""  # why the gate is shut although a calibration was expected (shown with the review)
         self.calibration: Calibration | None = self._calibration() if client is not None else None
-        self.learned = LearnedStage(settings, self.rules)
+        self.learned = LearnedStage(settings, self.rules, self.taxonomy.ids)
         self.templates: RewriteTemplates | None = None
         self.rewrite_problem = ""  # why the template rewrite cannot run (a broken data file), shown with the review
         try:
