@@ -8,6 +8,8 @@ from assistant.qa.answer import LLM, Answer
 from assistant.qa.history import StoredMessage
 from assistant.qa.prompt import Turn
 from comply.levels import level_name
+from comply.text import beijing_time
+from ui.safe_text import plain
 
 
 class AnswerStream:
@@ -73,3 +75,10 @@ def meta_caption(meta: dict) -> str:
     if meta.get("total_s") is not None:
         parts.append(f"总计 {meta['total_s']:.2f} 秒")
     return " · ".join(parts)
+
+
+def conversation_label(conversation: dict) -> str:
+    """A conversation's entry in the list (Markdown): its title (or 未命名对话) and, greyed, when it last changed in
+    Beijing time, so conversations with the same title can be told apart."""
+    title = plain(conversation["title"]) or "（未命名对话）"
+    return f"{title} :gray[{plain(beijing_time(conversation['updated_at'], '%m-%d %H:%M'))}]"

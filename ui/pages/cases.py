@@ -6,6 +6,7 @@ from retrieval import cases
 from retrieval.search import Searcher
 from retrieval.store import live_version
 from ui import nav, state
+from ui.display import source_markdown, table_rows
 from ui.safe_text import plain
 
 user = nav.require("cases")
@@ -29,8 +30,8 @@ flt = cases.CaseFilter(
 rows = cases.find_cases(Searcher(state.settings(), cur), user.clearance, query or "", flt)
 st.caption(f"共 {len(rows)} 个案例，" + ("按与搜索内容的相似度排序" if (query or "").strip() else "按日期从新到旧"))
 st.dataframe(
-    [{"日期": r["date"], "标题": r["title"], "处罚机关": r["authority"], "措施类型": r["measure_type"],
-      "处罚": r["penalty"], "违规摘要": r["summary"]} for r in rows],
+    table_rows([{"日期": r["date"], "标题": r["title"], "处罚机关": r["authority"], "措施类型": r["measure_type"],
+                 "处罚": r["penalty"], "违规摘要": r["summary"]} for r in rows]),
     hide_index=True, key="cases_table",
 )
 
@@ -42,8 +43,11 @@ if case:
     st.subheader(plain(case["title"]))
     facts = [("处罚机关", case["authority"]), ("日期", case["date"]), ("文号", case["doc_number"]),
              ("当事人", case["party"]), ("当事人类型", case["party_type"]), ("措施类型", case["measure_type"]),
-             ("处罚", case["penalty"]), ("违规标签", "、".join(case["tags"] or [])), ("来源", case["source"])]
-    st.markdown("  \n".join(f"**{k}**：{plain(v)}" for k, v in facts if v))
+             ("处罚", case["penalty"]), ("违规标签", "、".join(case["tags"] or []))]
+    lines = [f"**{k}**：{plain(v)}" for k, v in facts if v]
+    if case["source"]:
+        lines.append(f"**来源**：{source_markdown(case['source'])}")
+    st.markdown("  \n".join(lines))
     if case["violation_summary"]:
         st.markdown(f"**违规事实**：{plain(case['violation_summary'])}")
     if case["full_text"]:

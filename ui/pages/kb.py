@@ -6,15 +6,18 @@ from pathlib import Path
 import streamlit as st
 
 from comply.levels import LEVELS, level_name, level_rank
+from comply.text import beijing_time
 from kb_ingest import admin, listing
 from kb_ingest.ingest import ingest
 from review.audit_points import extract_audit_points
 from review.audit_points_export import to_csv, to_docx, to_markdown
 from ui import nav, state
+from ui.display import table_rows
 from ui.kb import ingest_rows, save_uploads
 from ui.safe_text import plain
 
 POINTS = "kb_points"  # (doc_id, title, points) last extracted in this session
+INGESTED = "kb_ingested"  # (summary, failed, rows) of the last upload, shown after the rerun that follows it
 LEVEL_OPTIONS = list(range(len(LEVELS)))
 
 user = nav.require("kb")
@@ -59,22 +62,23 @@ with upload_tab:
                 report = ingest(settings, cur, save_uploads(Path(folder), uploads), level=level, actor=user.username,
                                 clearance=user.clearance)
             failed = len(report.errors)
-            status.update(
-                label=f"导入完成：{len(report.files) - failed} 个成功，{failed} 个失败"
-                      + (f"，索引已切换到 v{report.index_version}" if report.index_version else "，索引无变化"),
-                state="error" if failed else "complete",
-            )
-        st.session_state["kb_ingest_rows"] = ingest_rows(report)
-    if st.session_state.get("kb_ingest_rows"):
-        st.dataframe(st.session_state["kb_ingest_rows"], hide_index=True, key="kb_ingest_result")
+            summary = (f"导入完成：{len(report.files) - failed} 个成功，{failed} 个失败"
+                       + (f"，索引已切换到 v{report.index_version}" if report.index_version else "，索引无变化"))
+            status.update(label=summary, state="error" if failed else "complete")
+        st.session_state[INGESTED] = (summary, failed, ingest_rows(report))
+        st.rerun()  # the sidebar, drawn before the upload, then shows the new index version
+    if st.session_state.get(INGESTED):
+        summary, failed, rows = st.session_state[INGESTED]
+        (st.error if failed else st.success)(summary)
+        st.dataframe(table_rows(rows), hide_index=True, key="kb_ingest_result")
 
 with hold_tab:
     held = listing.documents(cur, ["held"], clearance=user.clearance)
     if not held:
         st.info("没有待审文档")
     else:
-        st.dataframe([{"文档": d["doc_key"], "版本": d["version"], "密级": d["level"], "分段数": d["n_chunks"],
-                       "命中敏感词": "、".join(dict.fromkeys(f["match"] for f in d["flags"]))} for d in held],
+        st.dataframe(table_rows([{"文档": d["doc_key"], "版本": d["version"], "密级": d["level"], "分段数": d["n_chunks"],
+                                  "命中敏感词": "、".join(dict.fromkeys(f["match"] for f in d["flags"]))} for d in held]),
                      hide_index=True, key="kb_held_table")
         by_id = {d["doc_id"]: d for d in held}
         doc_id = st.selectbox("待审文档", list(by_id), format_func=lambda i: doc_label(by_id[i]), key="kb_hold_doc")
@@ -89,8 +93,8 @@ with docs_tab:
     shown = st.multiselect("状态", list(listing.DOC_STATES), default=["live", "held"], format_func=listing.DOC_STATES.get,
                            key="kb_states")
     docs = listing.documents(cur, shown, clearance=user.clearance)
-    st.dataframe([{"文档": d["doc_key"], "版本": d["version"], "状态": d["state_name"], "密级": d["level"],
-                   "分段数": d["n_chunks"], "导入时间": d["ingested_at"], "doc_id": d["doc_id"]} for d in docs],
+    st.dataframe(table_rows([{"文档": d["doc_key"], "版本": d["version"], "状态": d["state_name"], "密级": d["level"],
+                              "分段数": d["n_chunks"], "导入时间": beijing_time(d["ingested_at"]) if d["ingested_at"] else None, "文档编号": d["doc_id"]} for d in docs]),
                  hide_index=True, key="kb_docs_table")
     editable = {d["doc_id"]: d for d in listing.documents(cur, ["live", "held"], clearance=user.clearance)}
     doc_id = st.selectbox("选择文档", list(editable), index=None, format_func=lambda i: doc_label(editable[i]),
@@ -123,8 +127,8 @@ with points_tab:
         _, title, points = st.session_state[POINTS]
         heading = f"《{title}》"
         st.caption(f"共 {len(points)} 条审核要点")
-        st.dataframe([{"序号": p.n, "类型": p.kind_label, "主体": p.subject, "审核要点": p.requirement,
-                       "依据条款": p.reference} for p in points], hide_index=True, key="kb_points_table")
+        st.dataframe(table_rows([{"序号": p.n, "类型": p.kind_label, "主体": p.subject, "审核要点": p.requirement,
+                                  "依据条款": p.reference} for p in points]), hide_index=True, key="kb_points_table")
         md, csv, docx = st.columns(3)
         md.download_button("下载 Markdown", to_markdown(points, heading), f"{title}-审核要点.md", "text/markdown",
                            key="kb_points_md", on_click="ignore")

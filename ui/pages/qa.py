@@ -7,7 +7,7 @@ from assistant.qa.answer import QuestionTooLong, check_question, stream_answer
 from assistant.qa.history import StoredMessage, add_feedback, add_message, conversations, messages, new_conversation
 from retrieval.store import live_version
 from ui import nav, state
-from ui.chat import AnswerStream, citation_label, history, message_payload, meta_caption
+from ui.chat import AnswerStream, citation_label, conversation_label, history, message_payload, meta_caption
 from ui.safe_text import plain
 
 CONVERSATION = "qa_conversation"
@@ -60,7 +60,7 @@ with st.sidebar:
         st.session_state[CONVERSATION] = None
     current = st.session_state.get(CONVERSATION)
     for conv in conversations(cur, user.username)[:50]:
-        if st.button(plain(conv["title"]) or "（未命名对话）", key=f"qa_conv_{conv['id']}", width="stretch",
+        if st.button(conversation_label(conv), key=f"qa_conv_{conv['id']}", width="stretch",
                      type="primary" if conv["id"] == current else "tertiary"):
             st.session_state[CONVERSATION] = current = conv["id"]
 

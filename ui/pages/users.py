@@ -6,9 +6,12 @@ from assistant.accounts import ROLES, create_user, get_user, list_users, set_pas
 from assistant.passwords import MIN_PASSWORD_LENGTH
 from comply.levels import LEVELS, level_name
 from ui import nav, state
+from ui.display import table_rows
 from ui.safe_text import plain
 
 LEVEL_OPTIONS = list(range(len(LEVELS)))
+CLEARED = "users_cleared"  # text inputs to empty when the next run starts (a drawn widget's value cannot change)
+NEW_USER_KEYS = ("users_new_name", "users_new_display", "users_new_password")
 PASSWORD_HELP = f"至少 {MIN_PASSWORD_LENGTH} 个字符；不能是常见密码、不能包含用户名、不能是重复或连续的字符"
 
 user = nav.require("users")
@@ -23,22 +26,26 @@ def load_edit_form() -> None:
                                 users_edit_clearance=chosen.clearance, users_edit_disabled=chosen.disabled)
 
 
-def attempt(done: str, action, *args, **kwargs) -> None:
-    """Run an account change; a ValueError is shown, success is reported after a rerun."""
+def attempt(done: str, action, *args, clear: tuple[str, ...] = (), **kwargs) -> None:
+    """Run an account change; a ValueError is shown (the form keeps what was typed), success is reported after a
+    rerun that empties the ``clear`` text inputs."""
     try:
         action(*args, **kwargs)
     except ValueError as exc:
         st.error(plain(exc))
         return
     state.flash(done)
+    st.session_state[CLEARED] = clear
     st.rerun()
 
 
+for cleared in st.session_state.pop(CLEARED, ()):
+    st.session_state[cleared] = ""
 st.title("用户管理")
 state.show_flash()
 accounts = list_users(cur)
-st.dataframe([{"用户名": u.username, "显示名": u.display_name, "角色": u.role_name, "密级": u.clearance_name,
-               "状态": "已停用" if u.disabled else "启用"} for u in accounts], hide_index=True, key="users_table")
+st.dataframe(table_rows([{"用户名": u.username, "显示名": u.display_name, "角色": u.role_name, "密级": u.clearance_name,
+                          "状态": "已停用" if u.disabled else "启用"} for u in accounts]), hide_index=True, key="users_table")
 names = [u.username for u in accounts]
 create_tab, edit_tab, password_tab, unlock_tab = st.tabs(["新建用户", "修改用户", "重置密码", "解除登录限制"])
 
@@ -50,7 +57,7 @@ with create_tab, st.form("users_create_form"):
     password = st.text_input("初始密码", type="password", key="users_new_password", help=PASSWORD_HELP)
     if st.form_submit_button("创建用户", type="primary", key="users_create"):
         attempt(f"已创建用户 {username.strip()}", create_user, cur, username.strip(), password, role, clearance, display,
-                actor=user.username)
+                clear=NEW_USER_KEYS, actor=user.username)
 
 with edit_tab:
     st.selectbox("选择用户", names, key="users_edit_name", on_change=load_edit_form)
