@@ -194,8 +194,10 @@ def test_marketer_generates_reviewed_copy_and_client_notes(page, app_url):
     shot(page, "generate")
     page.get_by_role("tab", name="客户个性化材料").click()
     page.get_by_text("导入客户数据（CSV / Excel）").click()
-    page.get_by_role("button", name="载入演示数据（合成数据）").click()
-    page.get_by_text("已载入合成演示数据").wait_for()
+    load = page.get_by_role("button", name="载入演示数据（合成数据）")
+    load.wait_for()  # the expander has opened before the click
+    load.click()
+    page.get_by_text("已载入合成演示数据").wait_for(timeout=180_000)  # on a loaded 2-core CI machine this took over 60 s once
     page.get_by_role("button", name="批量生成全部已授权客户").click()
     page.get_by_text("已完成 ·").wait_for(timeout=300_000)
     page.get_by_text("DEMO001 的材料").wait_for()
