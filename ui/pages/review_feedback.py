@@ -4,13 +4,13 @@ render Markdown: a library source name, set on import, goes through ``plain``)."
 
 import streamlit as st
 
+from comply.text import EMPTY
 from review import export
 from review.library import REVIEWER_SOURCE, decision_stats, source_totals
 from review.taxonomy import load_taxonomy
 from ui import nav, state
 from ui.safe_text import plain
 
-EMPTY = "—"
 OUTCOMES = {"accepted": "采纳", "dismissed": "驳回（误报）", "missed": "漏报"}
 LIBRARY_SOURCES = {REVIEWER_SOURCE: "审核人判定"}
 
