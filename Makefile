@@ -46,7 +46,9 @@ run: setup
 	# minute); a failure here does not stop the app, whose reviews then say why the learned stage did not run
 	-$(VENV)/bin/comply review library seed
 	-$(VENV)/bin/comply review train --if-stale
-	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+	# the service (API on 127.0.0.1:8600, the one owner of the database) with the app (http://127.0.0.1:8501) in its process;
+	# Ctrl-C stops both; meanwhile `comply …` in another shell goes through the service
+	$(VENV)/bin/comply serve --with-app
 
 test: setup $(CHROMIUM)
 	# the layers contract in pyproject.toml: a back-import fails the build

@@ -28,11 +28,12 @@ from comply.levels import LEVELS, level_name
 
 ROLES: dict[str, str] = {"compliance": "合规", "marketer": "营销", "evaluator": "评测", "admin": "管理员"}
 
-ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "review_feedback", "generate", "cases", "kb", "audit", "eval", "users"})
+ALL_PAGES: frozenset[str] = frozenset({"qa", "review", "batch", "review_feedback", "generate", "cases", "kb", "audit", "eval",
+                                       "users"})
 PAGES: dict[str, frozenset[str]] = {
-    "compliance": frozenset({"qa", "review", "review_feedback", "cases"}),
-    "marketer": frozenset({"review", "generate", "cases"}),
-    "evaluator": frozenset({"qa", "review", "review_feedback", "cases", "eval"}),
+    "compliance": frozenset({"qa", "review", "batch", "review_feedback", "cases"}),
+    "marketer": frozenset({"review", "batch", "generate", "cases"}),
+    "evaluator": frozenset({"qa", "review", "batch", "review_feedback", "cases", "eval"}),
     "admin": ALL_PAGES,
 }
 
@@ -46,6 +47,7 @@ def can_decide(user: User) -> bool:
 
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")
+RESERVED_NAMES = frozenset({"cli"})  # the command line's default actor, and the service's local operator
 _INVALID_MESSAGE = "用户名或密码错误"
 _MAX_TYPED_NAME = 64  # what is kept of a typed (possibly unknown, possibly hostile) username
 
@@ -104,6 +106,8 @@ def can(user: User, page: str) -> bool:
 def _check_username(username: str) -> str:
     if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise ValueError("用户名须为 2–32 位字母、数字或 _ . -")
+    if username.lower() in RESERVED_NAMES:
+        raise ValueError(f"用户名 {username} 保留给本机命令行（审计日志中命令行操作记为此名），请换一个")
     return username
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from cli.common import (
     print_json,
     print_table,
 )
+from cli.remote import refuse, remote
 from comply import audit as audit_log
 from comply import audit_view
 from comply.audit import ChainReport
@@ -38,6 +40,12 @@ def _say(report: ChainReport, as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True)
 def audit(action: str, limit: int, clearance: int, out: Path, no_seal: bool, as_json: bool) -> int:
     """Verify (exit 1 and the first broken entry when broken), seal, list the latest entries, or export."""
+    client = remote()
+    if client is not None:
+        if action != "verify":
+            return refuse(f"audit {action}")
+        found = client.get("/v1/audit/verify", seal=str(not no_seal).lower())
+        return _say(ChainReport(**{f.name: found[f.name] for f in fields(ChainReport) if f.name in found}), as_json)
     settings = current_settings()
     con = connect(settings.db_path)
     if action == "verify":

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, open_llm, print_json
+from cli.remote import remote
 from comply.db import connect
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from service.client import ServiceClient
 
 
 @click.command(cls=Command, help="合规问答：依据检索到的条款作答并核验引用")
@@ -20,29 +28,55 @@ def ask(question: str, clearance: int, user: str, no_llm: bool, as_json: bool) -
 
     settings = current_settings()
     check_question(settings, question)  # before the database or the model is opened
-    con = connect(settings.db_path)
-    with open_llm(settings, no_llm, as_json) as backend:
-        if not as_json:
-            click.echo(f"大模型：{backend.label}\n", err=True)
-        pieces = stream_answer(settings, con, question, client=backend.client, no_llm_reason=backend.reason,
-                               clearance=clearance, user=user)
-        answer = consume(pieces, None if as_json else lambda piece: click.echo(piece, nl=False))
+    show = None if as_json else lambda piece: click.echo(piece, nl=False)
+    client = remote()
+    if client is not None:
+        answer = _ask_through(client, question, clearance, user, no_llm, show)
+    else:
+        con = connect(settings.db_path)
+        with open_llm(settings, no_llm, as_json) as backend:
+            if not as_json:
+                click.echo(f"大模型：{backend.label}\n", err=True)
+            pieces = stream_answer(settings, con, question, client=backend.client, no_llm_reason=backend.reason,
+                                   clearance=clearance, user=user)
+            found = consume(pieces, show)
+        answer = found.as_json() | {"notice": found.notice}
     if as_json:
-        print_json(answer.as_json())
+        print_json({k: v for k, v in answer.items() if k != "notice"})
         return 0
     click.echo("\n")
-    if answer.mode == "llm":
-        click.echo(f"核验后的回答：\n{answer.answer}\n")
-    if answer.notice:
-        click.echo(f"注意：{answer.notice}")
-    for c in answer.citations:
-        mark = "✓ 已核验" if c.verified else "✗ 未通过核验，已移除"
-        click.echo(f"[{c.n}] {c.doc_title or '（无此条款）'} {c.article or ''}  {mark}" + (f"  ⚠ {c.notice}" if c.notice else ""))
-    for case in answer.cases:
+    if answer["mode"] == "llm":
+        click.echo(f"核验后的回答：\n{answer['answer']}\n")
+    if answer.get("notice"):
+        click.echo(f"注意：{answer['notice']}")
+    for c in answer["citations"]:
+        mark = "✓ 已核验" if c["verified"] else "✗ 未通过核验，已移除"
+        click.echo(f"[{c['n']}] {c['doc_title'] or '（无此条款）'} {c['article'] or ''}  {mark}" + (f"  ⚠ {c['notice']}" if c.get("notice") else ""))
+    for case in answer["cases"]:
         click.echo(f"相关案例：{case['case_id']} {case['title']}")
-    ttft = f"首字 {answer.ttft_s:.2f} 秒，" if answer.ttft_s is not None else ""
-    click.echo(f"模式：{answer.mode}，模型：{answer.model or '无'}，{ttft}总计 {answer.total_s:.2f} 秒")
+    ttft = f"首字 {answer['ttft_s']:.2f} 秒，" if answer["ttft_s"] is not None else ""
+    click.echo(f"模式：{answer['mode']}，模型：{answer['model'] or '无'}，{ttft}总计 {answer['total_s']:.2f} 秒")
     return 0
+
+
+def _ask_through(client: ServiceClient, question: str, clearance: int, user: str, no_llm: bool,
+                 show: Callable[[str], None] | None) -> dict:
+    """The answer from the service, its text streamed to ``show`` as it comes (JSON in one piece when there is none)."""
+    from service.client import ServiceError
+
+    body = {"question": question, "no_llm": no_llm, "clearance": clearance, "user": user}
+    if show is None:
+        return client.post("/v1/ask", body)
+    label = open_llm(current_settings(), True, True).label if no_llm else client.get("/readyz")["llm"]["label"]
+    click.echo(f"大模型：{label}\n", err=True)
+    for event, data in client.events("/v1/ask", body):
+        if event == "delta":
+            show(data["text"])
+        elif event == "answer":
+            return data
+        elif event == "error":
+            raise ServiceError(400, data.get("detail", ""))  # the service's own message, shown as is (exit 1)
+    raise ServiceError(502, "服务没有给出回答就结束了连接")
 
 
 @click.command(cls=Command, help="查看大模型后端（TGI / OpenAI 兼容服务 / 内置模型）是否可用")

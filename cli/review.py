@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import click
 
 from cli.batch_lines import FAILED, batch_lines, report_error
 from cli.common import LEVEL, LEVEL_NAMES, Command, current_settings, error, open_llm, print_json
+from cli.remote import remote
 from cli.review_library import with_library
 from cli.review_train import train
 from comply.db import connect
@@ -18,7 +20,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from cli.batch_lines import BatchLine
+    from review.genre import Genre
     from review.pipeline import Reviewer, ReviewReport
+    from service.client import ServiceClient
 
 
 def _print_report(report: ReviewReport, source: str) -> None:
@@ -80,7 +84,13 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
         if not Path(drafts).is_file():
             return error(f"找不到批量文件 {drafts}")
         lines = batch_lines(Path(drafts), "text")
-    else:
+    client = remote()
+    if client is not None:
+        ask = {"genre": genre, "no_llm": no_llm, "clearance": clearance, "user": user}
+        if drafts:
+            return _review_batch_through(client, lines, ask, as_json)
+        return _review_through(client, file, ask, known, as_json)
+    if not drafts:
         try:
             draft = (draft_from_text(sys.stdin.read(), settings.max_draft_chars) if file == "-"
                      else read_draft(Path(file).name, Path(file).read_bytes(), settings.max_file_mb))
@@ -101,6 +111,104 @@ def review(file: str | None, drafts: str | None, clearance: int, user: str, no_l
     else:
         _print_report(report, draft.source)
     return 0
+
+
+_JSON_KEYS = ("id", "mode", "genre", "learned_model", "notice", "stages", "findings", "hints", "rewrite", "rewrite_note", "dropped")
+
+
+def _review_through(client: ServiceClient, file: str, ask: dict, genres: dict[str, Genre], as_json: bool) -> int:
+    """Review one draft (a file, uploaded; stdin, as text) through the service and print it as a local review is."""
+    from review.draft import PASTED, DraftError, draft_from_text
+
+    started = time.monotonic()
+    if file == "-":
+        try:
+            text = draft_from_text(sys.stdin.read(), current_settings().max_draft_chars).text
+        except DraftError as exc:
+            return error(exc.message)
+        found = client.post("/v1/review", {"text": text, "source": PASTED, "rewrite": True} | ask)
+    else:
+        form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in ask.items()} | {"rewrite": "true"}
+        found = client.post("/v1/review/file", files={"file": (Path(file).name, Path(file).read_bytes())}, data=form)
+    if as_json:
+        print_json({k: found.get(k) for k in _JSON_KEYS})
+    else:
+        _print_report(_report_from_json(found, genres, ask["genre"], time.monotonic() - started), str(found["id"]))
+    return 0
+
+
+def _report_from_json(obj: dict, genres: dict[str, Genre], asked_genre: str, elapsed_s: float) -> ReviewReport:
+    """The report the service sent as JSON, for printing (the time it took: the service's, else this call's)."""
+    from review.examples import Example
+    from review.findings import CaseRef, ClauseRef, Finding
+    from review.gate import Hint
+    from review.genre import AUTO
+    from review.pipeline import ReviewReport
+    from review.stages import Stage
+
+    def clauses(items: list[dict]) -> list[ClauseRef]:
+        return [ClauseRef(c["chunk_id"], c["doc_title"], c["article"], "", "", c.get("notice", "")) for c in items]
+
+    findings = [Finding(f["span"], f["start"], f["end"], f["category"], f["severity"], f["explanation"], clauses(f["citations"]),
+                        f["suggestion"], f["source"], cases=[CaseRef(c["case_id"], c["title"]) for c in f["cases"]],
+                        unresolved=tuple(f["unverified_basis"]), score=f.get("score"),
+                        evidence=tuple(Example(e["text"], e["category"], e["draft_id"], e["similarity"]) for e in f.get("evidence", [])))
+                for f in obj["findings"]]
+    hints = [Hint(h["span"], h["start"], h["end"], h["category"], h["explanation"], h["suggestion"], h["similarity"], h["confidence"],
+                  h["why"], clauses(h["citations"])) for h in obj["hints"]]
+    return ReviewReport(draft="", mode=obj["mode"], findings=findings, notice=obj["notice"], dropped=obj.get("dropped") or [],
+                        rewrite=obj.get("rewrite"), rounds=obj.get("rounds", 0), total_s=obj.get("total_s", elapsed_s), hints=hints,
+                        stages=[Stage(s["stage"], s["code"], s["reason"]) for s in obj["stages"]], genre=genres.get(obj["genre"] or ""),
+                        genre_detected=obj.get("genre_detected", asked_genre == AUTO), learned_version=obj["learned_model"],
+                        rewrite_note=obj.get("rewrite_note") or "")
+
+
+def _review_batch_through(client: ServiceClient, lines: Iterable[BatchLine], ask: dict, as_json: bool) -> int:
+    """Review a batch as a job of the service (progress on stderr unless ``--json``), then print one line per draft in
+    the batch's order, as a local batch does."""
+    lines = list(lines)
+    good = [line for line in lines if not line.error]
+    problems: dict[int, str] = {}
+    results: dict[int, dict] = {}
+    if good:
+        job = client.post("/v1/jobs/review", {"drafts": [{"id": str(n), "text": line.text} for n, line in enumerate(good)]} | ask)
+        for e in job.get("errors", []):
+            problems[good[int(e["id"])].line] = e["error"]
+        _wait_for(client, job["job_id"], as_json)
+        offset: int | None = 0
+        while offset is not None:
+            page = client.get(f"/v1/jobs/{job['job_id']}/results", offset=offset, limit=100)
+            for item in page["items"]:
+                line = good[int(item["id"])]
+                if item.get("error"):
+                    problems[line.line] = item["error"]
+                elif item.get("result") is not None:
+                    results[line.line] = item["result"] | {"id": line.id}
+            offset = page.get("next_offset") if page["items"] else None
+    failed = False
+    for line in lines:
+        if line.line in results:
+            print_json(results[line.line])
+        else:
+            report_error(line, line.error or problems.get(line.line, "服务没有返回这一篇的审核结果"))
+            failed = True
+    return FAILED if failed else 0
+
+
+def _wait_for(client: ServiceClient, job_id: str, as_json: bool) -> None:
+    """Until the job has finished, its progress on stderr (unless ``as_json``; in place in a terminal)."""
+    tty, shown = sys.stderr.isatty(), ""
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}")
+        progress = f"审核进度：{job['done'] + job['failed']}/{job['total']}"
+        if not as_json and progress != shown:
+            click.echo(f"\r{progress}" if tty else progress, err=True, nl=not tty)
+            shown = progress
+        if job.get("finished_at"):
+            if shown and tty:
+                click.echo("", err=True)
+            return
+        time.sleep(0.5)
 
 
 review = with_library(review)  # comply review library …, comply review train

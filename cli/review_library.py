@@ -29,6 +29,7 @@ class _ReviewWithLibrary(Group):
         if args and args[0] in self.commands:
             return super().parse_args(ctx, args)
         ctx.meta["review.draft"] = True
+        ctx.allow_interspersed_args = True  # options after FILE count, as for any command (a group would stop at FILE)
         return self.review.parse_args(ctx, args)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

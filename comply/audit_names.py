@@ -49,6 +49,11 @@ ACTION_NAMES: dict[str, str] = {
     "index.swap": "切换索引版本",
     "index.rebuild": "重建索引",
     "kb.tune_embedder": "微调向量模型",
+    "token.create": "创建接口令牌",
+    "token.revoke": "吊销接口令牌",
+    "api.call": "接口调用",
+    "job.submit": "提交批量任务",
+    "job.done": "批量任务完成",
 }
 
 KEY_NAMES: dict[str, str] = {
@@ -78,6 +83,8 @@ KEY_NAMES: dict[str, str] = {
     "base_model": "基础模型", "base_model_sha256": "基础模型哈希", "pairs": "样本对数", "validation": "验证",
     "floors": "相关度下限", "reused": "沿用已有", "activated": "已启用", "library_sha256": "样本库哈希",
     "embed_key": "向量模型", "cv": "交叉验证", "cv_clean_drafts_flagged": "交叉验证误报文案数",
+    "user": "用户", "name": "名称", "expires_at": "到期时间", "token": "令牌", "token_id": "令牌编号", "path": "接口", "status": "状态码",
+    "job_id": "任务编号", "items": "条目数", "errors": "出错条目数", "done": "完成条目数",
 }
 
 VALUE_NAMES: dict[tuple[str, str], str] = {

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     review_learned: bool = Field(True, validation_alias="COMPLY_REVIEW_LEARNED")
     rewrite_templates_file: Path = PROJECT_ROOT / "config" / "rewrite_templates.toml"
     audit_key_file: Path | None = None
+    # comply serve: the one process that owns the database; the CLI and other systems call it over HTTP
+    service_host: str = "127.0.0.1"
+    service_port: int = 8600
+    service_url: str = Field("", validation_alias="COMPLY_SERVICE_URL")  # a service elsewhere (with COMPLY_TOKEN)
+    service_token: str = Field("", validation_alias="COMPLY_TOKEN", repr=False)
+    service_workers: int = 2           # batch jobs (review) run on this many threads
+    service_max_body_mb: float = 60.0  # larger request bodies get 413 before they are read
+    service_rate_per_min: int = 600    # calls per token per minute (a burst of a tenth of it is allowed at once)
+    service_slow_client_s: float = 30.0  # a request body must arrive within this time
 
     @field_validator("*", mode="after")
     @classmethod
@@ -150,6 +159,16 @@ class Settings(BaseSettings):
     def local_gate_file(self) -> Path:
         """Gate calibrations measured on this installation (``comply gate calibrate``); they override the shipped ones."""
         return self.data_dir / "review_gate.json"
+
+    @property
+    def service_file(self) -> Path:
+        """Where a running ``comply serve`` says how to reach it (address, process id)."""
+        return self.data_dir / "service.json"
+
+    @property
+    def service_token_file(self) -> Path:
+        """The running service's token for command-line clients on this machine (owner-only, like the database file)."""
+        return self.data_dir / "service.token"
 
     @property
     def db_path(self) -> Path:

@@ -392,6 +392,54 @@ def m013_review_library(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m014_service(con: duckdb.DuckDBPyConnection) -> None:
+    """API tokens (stored hashed) and the service's jobs with their items (resumed after a restart)."""
+    con.execute(
+        """
+        CREATE TABLE api_tokens (
+            token_id VARCHAR PRIMARY KEY,
+            token_sha256 VARCHAR UNIQUE NOT NULL,  -- SHA-256 of the token; the token itself is shown once, never stored
+            username VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP,                  -- UTC; NULL: never
+            revoked_at TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE service_jobs (
+            job_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,             -- 'review'
+            username VARCHAR NOT NULL,
+            clearance INTEGER NOT NULL,        -- the submitter's clearance when submitted (results never exceed it)
+            options JSON,
+            state VARCHAR NOT NULL,            -- 'queued' | 'running' | 'done'
+            total INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE service_job_items (
+            job_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            item_id VARCHAR,
+            input VARCHAR,                     -- the draft text ('' for a line that could not be read)
+            state VARCHAR NOT NULL,            -- 'pending' | 'done' | 'error'
+            result JSON,
+            error VARCHAR,
+            finished_at TIMESTAMP,
+            PRIMARY KEY (job_id, seq)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_corpus", m001_corpus),
     ("002_cases", m002_cases),
@@ -406,6 +454,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("011_signin_sources", m011_signin_sources),
     ("012_document_status_note", m012_document_status_note),
     ("013_review_library", m013_review_library),
+    ("014_service", m014_service),
 ]
 
 

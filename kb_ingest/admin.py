@@ -12,7 +12,7 @@ from comply.config import Settings
 from comply.db import transaction
 from comply.levels import level_name
 from kb_ingest.cases import parse_case
-from kb_ingest.pipeline import CorpusChange, apply_change
+from kb_ingest.pipeline import CorpusChange, apply_change, serialised
 
 
 class AdminError(ValueError):
@@ -26,6 +26,7 @@ def _doc(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, str, int]:
     return row
 
 
+@serialised
 def approve(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
     """Put a held document live (replacing the live version of the same document, if any)."""
     key, state, level = _doc(con, doc_id)
@@ -39,6 +40,7 @@ def approve(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, act
     return apply_change(settings, con, change, actor)
 
 
+@serialised
 def reject(con: duckdb.DuckDBPyConnection, doc_id: str, actor: str, reason: str = "") -> None:
     """Reject a held document; it never goes live (no index change is needed)."""
     key, state, level = _doc(con, doc_id)
@@ -49,6 +51,7 @@ def reject(con: duckdb.DuckDBPyConnection, doc_id: str, actor: str, reason: str 
         audit.append(con, actor, "doc.reject", doc_id, {"doc_key": key, "level": level_name(level), "reason": reason})
 
 
+@serialised
 def delete(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, actor: str) -> int | None:
     """Take a live document out of the knowledge base."""
     key, state, level = _doc(con, doc_id)
@@ -59,6 +62,7 @@ def delete(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, acto
     return apply_change(settings, con, change, actor)
 
 
+@serialised
 def set_level(settings: Settings, con: duckdb.DuckDBPyConnection, doc_id: str, level: int, actor: str) -> int | None:
     """Change the security level of a document (or of a live case, by its case id); the index is rebuilt so
     clearance filtering follows at once. This is the one way to lower a level: an import never does."""
@@ -91,6 +95,7 @@ def _set_case_level(settings: Settings, con: duckdb.DuckDBPyConnection, case_id:
     return apply_change(settings, con, change, actor)
 
 
+@serialised
 def reindex(settings: Settings, con: duckdb.DuckDBPyConnection, actor: str) -> int | None:
     """Rebuild the index from the database as it is (after a settings change, or to repair)."""
     live = con.execute("SELECT count(*) FROM documents WHERE state = 'live'").fetchone()[0]

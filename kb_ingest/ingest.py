@@ -15,7 +15,7 @@ from comply.levels import level_name
 from corpus import describe
 from kb_ingest.cases import read_cases
 from kb_ingest.documents import parse_document
-from kb_ingest.pipeline import CorpusChange, NewDocument, apply_change
+from kb_ingest.pipeline import CorpusChange, NewDocument, apply_change, serialised
 from kb_ingest.screening import Screener
 
 CASE_SUFFIXES = {".jsonl"}
@@ -155,11 +155,16 @@ def _plan_document(settings, con, path, level: int | None, clearance: int | None
     return FileResult(str(path), "added", "", doc_id=doc.doc_id(), chunks=len(doc.chunks))
 
 
-def _plan_cases(settings, con, path, level: int | None, change) -> list[FileResult]:
+def _plan_cases(settings, con, path, level: int | None, clearance: int | None, change) -> list[FileResult]:
     try:
         records, problems = read_cases(path, int(settings.max_file_mb * 2**20))
     except ReadError as exc:
         return [FileResult(str(path), "error", exc.message, exc.kind)]
+    if clearance is not None:  # any version of a case above the uploader's clearance: refuse the file, naming nothing
+        above = con.execute("SELECT count(*) FROM cases WHERE case_id IN (SELECT unnest(?)) AND level > ?",
+                            [[r.case_id for r in records], clearance]).fetchone()[0]
+        if above:
+            return [FileResult(str(path), "error", f"{path.name}：无权导入该文件（其中有案例的密级高于您的权限）", "forbidden")]
     stored = {r[0]: (r[1], r[2]) for r in con.execute("SELECT case_id, content_hash, level FROM cases WHERE state = 'live'").fetchall()}
     if level is not None:
         lowered = [r.case_id for r in records if r.case_id in stored and level < stored[r.case_id][1]]
@@ -185,6 +190,7 @@ def _plan_cases(settings, con, path, level: int | None, change) -> list[FileResu
     return results
 
 
+@serialised
 def ingest(
     settings: Settings, con: duckdb.DuckDBPyConnection, paths: list[Path], level: int | None = None, actor: str = "system",
     progress: bool = False, clearance: int | None = None,
@@ -195,14 +201,15 @@ def ingest(
     one 公开. An explicit level may raise a stored level (audited) but never lower it: that file is refused, since
     lowering is an administrator's audited decision (:func:`kb_ingest.admin.set_level`). ``clearance`` is the
     uploader's (None: the command line's operator, who holds the files): a document whose stored level is above it
-    is refused without saying more, so an upload can neither overwrite nor probe it.
+    is refused without saying more, so an upload can neither overwrite nor probe it; so is a case file holding a case
+    above it.
     """
     files, results = collect_files(paths)
     screener = Screener.from_file(settings.sensitive_words_file)
     change, seen_keys = CorpusChange(), set()
     for path in tqdm(files, desc="解析", unit="个文件", disable=not progress or len(files) < 5, file=sys.stderr):
         if path.suffix.lower() in CASE_SUFFIXES:
-            results += _plan_cases(settings, con, path, level, change)
+            results += _plan_cases(settings, con, path, level, clearance, change)
         else:
             results.append(_plan_document(settings, con, path, level, clearance, screener, change, seen_keys))
     version = apply_change(settings, con, change, actor, progress)

@@ -6,11 +6,15 @@ Every change (ingest, replace, delete, level change, approval of a held document
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from datetime import datetime, timezone
 
 import duckdb
@@ -27,6 +31,8 @@ from kb_ingest.screening import ScreenHit
 from retrieval.embedding import embedder_for
 from retrieval.links import ArticleChunk, LawResolver, LiveDoc
 from retrieval.search import Searcher
+
+T = TypeVar("T")
 from retrieval.store import prune, version_dir
 
 
@@ -98,6 +104,24 @@ def _future_cases(con: duckdb.DuckDBPyConnection, change: CorpusChange) -> tuple
     return [c for c, _ in cases.values()], {cid: lv for cid, (_, lv) in cases.items()}
 
 
+# One corpus change at a time per process (the service, or the app beside it, runs several requests at once): a change
+# plans against the stored state, takes the next index version and publishes its folder; two interleaved would both take
+# the same version and the second would replace the first's live folder.
+_CHANGE_LOCK = threading.RLock()
+
+
+def serialised(change: Callable[..., T]) -> Callable[..., T]:
+    """Run a corpus-changing function (plan, build, publish, commit) while holding the process's change lock."""
+
+    @functools.wraps(change)
+    def run(*args: object, **kwargs: object) -> T:
+        with _CHANGE_LOCK:
+            return change(*args, **kwargs)
+
+    return run
+
+
+@serialised
 def apply_change(
     settings: Settings, con: duckdb.DuckDBPyConnection, change: CorpusChange, actor: str, progress: bool = False
 ) -> int | None:

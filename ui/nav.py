@@ -28,6 +28,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("qa", "合规问答", ":material/forum:", "ui/pages/qa.py"),
     PageSpec("review", "文案审核", ":material/fact_check:", "ui/pages/review.py"),
+    PageSpec("batch", "批量审核", ":material/playlist_add_check:", "ui/pages/batch.py"),
     PageSpec("review_feedback", "审核反馈", ":material/insights:", "ui/pages/review_feedback.py"),
     PageSpec("generate", "营销物料", ":material/campaign:", "ui/pages/generate.py"),
     PageSpec("cases", "处罚案例", ":material/gavel:", "ui/pages/cases.py"),

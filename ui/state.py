@@ -21,6 +21,7 @@ from comply.config import Settings, load_settings
 from comply.db import DatabaseBusyError, connect
 from comply.llm.backend import Backend, open_backend
 from review.pipeline import Reviewer
+from service.resources import shared
 from ui.safe_text import plain
 
 USER_KEY = "user"
@@ -45,15 +46,30 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda con: con.close())
-def connection(db_path: str) -> duckdb.DuckDBPyConnection:
-    """The process's one connection to the database file (migrated on open)."""
+def _own_connection(db_path: str) -> duckdb.DuckDBPyConnection:
     return connect(db_path)
 
 
+def connection(db_path: str) -> duckdb.DuckDBPyConnection:
+    """The process's one connection to the database file (migrated on open): the service's, when the app runs in the
+    service's process (``comply serve --with-app``), else the app's own."""
+    service = shared()
+    return service.con if service is not None else _own_connection(db_path)
+
+
 @st.cache_resource(show_spinner="正在启动大模型…", on_release=lambda backend: backend.close())
-def backend() -> Backend:
-    """The LLM backend, started once per process; its ``client`` is None (with ``reason``) when there is no model."""
+def _own_backend() -> Backend:
     return open_backend(settings(), progress=False)
+
+
+def backend() -> Backend:
+    """The LLM backend, started once per process (the service's, when the app runs beside it); its ``client`` is None
+    (with ``reason``) when there is no model."""
+    service = shared()
+    if service is not None:
+        with st.spinner("正在启动大模型…"):
+            return service.backend()
+    return _own_backend()
 
 
 def _thread_state() -> _ThreadState:

@@ -127,6 +127,47 @@ def _llm(llm: dict) -> list[str]:
             "|---|---|---|---|", f"| {llm['backend']} | {llm['ttft_s']} | {llm['total_s']} | {llm['startup_s']} |", ""]
 
 
+def _api(a: dict, cores: int | None) -> list[str]:
+    lat, kinds = a["latency"], ", ".join(f"{k} {n}" for k, n in a["error_kinds"].items()) or "none"
+    cells = f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}" if lat["n"] else "– / – / –"
+    cpu = a["cpu_s"]
+    target = a["target"]
+    return [f"## API under load (comply serve --no-llm; POST /v1/search, k={a['k']}, over {a['queries']} dev questions)", "",
+            "| clients | seconds | requests | errors | throughput req/s | p50 / p95 / p99 ms |", "|---|---|---|---|---|---|",
+            f"| {a['clients']} | {a['wall_s']:.1f} | {a['requests']} | {a['errors']} ({kinds}) | {a['throughput_rps']:.1f} | {cells} |", "",
+            (f"Clients and service on the same machine ({cores} cores): CPU seconds used in the window, service "
+             f"{cpu['server'] if cpu['server'] is not None else '–'}, bench clients {cpu['bench_clients']}. {a['token'].capitalize()}. "
+             f"Service start {a['startup_s']:.1f} s, first search {a['warmup_s'] * 1000:.0f} ms (not counted), stop (SIGINT) "
+             f"{a['stop_s']:.1f} s, exit code {a['exit_code']}. Latency over answered searches."), "",
+            (f"Target: p95 ≤ {target['p95_ms']:.0f} ms with no errors: "
+             f"{lat['p95_ms'] if lat['n'] else '–'} ms, {a['errors']} errors, {'met' if target['met'] else 'not met'}."), ""]
+
+
+def _jobs(j: dict, cores: int | None) -> list[str]:
+    if j.get("skipped"):
+        return [f"Batch-review jobs: not measured ({j['reason']}).", ""]
+    runs, c = j["runs"], j["chars"]
+    first = runs[0]["drafts_per_s"] if runs and runs[0]["workers"] == 1 else None
+    counted = all("llm_requests" in r for r in runs)
+
+    def row(r: dict) -> str:
+        other = ", ".join(f"{code} {n}" for code, n in r["model_other"].items())
+        model = f"{r['model_ran']} ran, {r['model_covered']} covered" + (f", {other}" if other else "")
+        return (f"| {r['workers']} | {r['drafts']} | {r['wall_s']:.1f} | {r['drafts_per_s']:.2f} | "
+                f"{_ratio(r['drafts_per_s'], first)} | {r['failed']} | {model} |" + (f" {r['llm_requests']} |" if counted else ""))
+
+    return [(f"## Batch-review jobs through the service (POST /v1/jobs/review, model stage on; {j['drafts']} drafts of "
+             f"{c['min']}–{c['max']} characters, mean {c['mean']:.0f}; LLM at {j['llm_url']})"), "",
+            "| workers (concurrent reviews) | drafts | wall s | drafts/s | speed-up vs 1 | failed | model stage |"
+            + (" LLM requests |" if counted else ""),
+            "|---|---|---|---|---|---|---|" + ("---|" if counted else ""), *[row(r) for r in runs], "",
+            (f"One comply serve per row (COMPLY_SERVICE_WORKERS = workers), stopped with SIGINT after it; bench client and "
+             f"service on the same machine ({cores} cores). Wall time from submission until GET /v1/jobs/{{id}} "
+             "said done, after a warm-up job of one draft per worker (not counted). "
+             + ("LLM requests: the server's tgi_request_count during the timed job. " if counted else "")
+             + f"{j['token'].capitalize()}."), ""]
+
+
 def markdown(report: dict) -> str:
     """The report as Markdown: machine, then one table per measure, with medians and ratios to the baseline."""
     m = report["machine"]
@@ -145,6 +186,10 @@ def markdown(report: dict) -> str:
         lines += _review(report["review"])
     if "review-llm" in report:
         lines += _review_llm(report["review-llm"])
+    if "api" in report:
+        lines += _api(report["api"], m["cores"])
+    if "jobs" in report:
+        lines += _jobs(report["jobs"], m["cores"])
     lines += _llm(report.get("llm", {"skipped": True, "reason": "not requested (--llm not given)"}))
     lines += ["## Peak RSS per stage (MiB, process peak so far: monotonic)", "", "| stage | wall s | peak RSS MiB |", "|---|---|---|"]
     lines += [f"| {k} | {v['wall_s']:.1f} | {v['peak_rss_mb_after']:.0f} |" for k, v in report.get("stages", {}).items()]

@@ -232,10 +232,10 @@ def test_outdated_hash_parameters_are_upgraded_on_login(con):
 
 
 EXPECTED_PAGES = {
-    "compliance": {"qa", "review", "review_feedback", "cases"},
-    "marketer": {"review", "generate", "cases"},
-    "evaluator": {"qa", "review", "review_feedback", "cases", "eval"},
-    "admin": {"qa", "review", "review_feedback", "generate", "cases", "kb", "audit", "eval", "users"},
+    "compliance": {"qa", "review", "batch", "review_feedback", "cases"},
+    "marketer": {"review", "batch", "generate", "cases"},
+    "evaluator": {"qa", "review", "batch", "review_feedback", "cases", "eval"},
+    "admin": {"qa", "review", "batch", "review_feedback", "generate", "cases", "kb", "audit", "eval", "users"},
 }
 
 
@@ -333,3 +333,11 @@ def test_a_long_uncommon_password_is_accepted_and_the_common_list_ships_with_the
     assert create_user(con, "carol", "correct-horse-battery", "compliance", 0).username == "carol"
     listed = resources.files("assistant").joinpath("common_passwords.txt").read_text(encoding="utf-8").split()
     assert {"123456", "password", "admin123", "woaini1314"} <= set(listed)
+
+
+def test_the_command_lines_name_is_reserved(small_kb):
+    """``cli`` is who the command line records and the service's local operator: no account may take it."""
+    _, con = small_kb
+    for name in ("cli", "CLI"):
+        with pytest.raises(ValueError, match="保留"):
+            create_user(con, name, "Quiet-harbour-2031", "compliance", 0, actor="test")

@@ -77,3 +77,10 @@ def test_review_still_reviews_drafts_and_lists_the_library(settings):
     assert result.exit_code == 0 and "营销文案合规审核" in result.stdout and "comply review library" in result.stdout
     result = CliRunner().invoke(cli, ["review"], obj=settings, catch_exceptions=False)
     assert result.exit_code == 2 and "请给出一个文件" in result.stderr
+
+
+def test_options_after_the_file_count(settings, tmp_path):
+    """``comply review - --no-llm --json``: options after FILE are read (the group wrapping review once stopped at FILE)."""
+    result = CliRunner().invoke(cli, ["review", "-", "--no-llm", "--json", "--genre", "no_such_genre"], obj=settings,
+                                input="本基金保本保收益。", catch_exceptions=False)
+    assert result.exit_code == 2 and "未知的体裁“no_such_genre”" in result.stderr

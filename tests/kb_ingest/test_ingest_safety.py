@@ -200,3 +200,18 @@ def test_an_uploader_cannot_overwrite_or_probe_a_document_above_their_clearance(
         assert (refused.status, refused.kind) == ("error", "forbidden")
         assert "秘密" not in refused.message and doc_id not in refused.message
     assert _live(con, "内部合规手册") == [(doc_id, SECRET, "live")]
+
+
+def test_an_uploader_cannot_overwrite_or_probe_a_case_above_their_clearance(small_kb, tmp_path):
+    settings, con = small_kb
+    cases = tmp_path / "cases.jsonl"
+    secret = {"id": "case-s1", "title": "内部调查：违规承诺收益", "violation_summary": "营销人员承诺保本。"}
+    cases.write_text(json.dumps(secret, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert ingest(settings, con, [cases], level=SECRET).errors == []
+    for level in (None, PUBLIC):  # overwrite at the stored level, or probe with a lower one
+        cases.write_text(json.dumps({**secret, "title": "已改写"}, ensure_ascii=False) + "\n", encoding="utf-8")
+        refused = ingest(settings, con, [cases], level=level, clearance=INTERNAL).files[0]
+        assert (refused.status, refused.kind) == ("error", "forbidden")
+        assert "case-s1" not in refused.message and "秘密" not in refused.message
+    assert con.execute("SELECT title, level FROM cases WHERE case_id = 'case-s1' AND state = 'live'").fetchall() == \
+        [("内部调查：违规承诺收益", SECRET)]

@@ -52,6 +52,7 @@ def forms_kb(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert ingest(settings, con, [cases], level=0).errors == []
     create_user(con, "root", PASSWORD, "admin", 2, actor="test")
     create_user(con, "alice", PASSWORD, "compliance", 1, actor="test")
+    create_user(con, "ops", PASSWORD, "admin", 1, actor="test")  # an administrator below 秘密
     for moment in UPDATED:
         cid = new_conversation(con, "alice", SAME_TITLE)
         con.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [datetime.fromisoformat(moment), cid])
@@ -135,3 +136,14 @@ def test_the_sidebar_shows_the_index_version_an_upload_or_a_reindex_switched_to(
 
     at.button(key="kb_reindex").click().run()
     assert not at.exception and f"索引版本：v{version + 2}" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_an_administrator_below_secret_neither_sees_nor_grants_secret(app_env):
+    """A 内部 administrator cannot pick the 秘密 administrator to change, disable or reset, nor grant 秘密 (to anyone,
+    themselves included)."""
+    at = page("ops", "users")
+    assert not at.exception
+    for key in ("users_edit_name", "users_pw_name", "users_unlock_name"):
+        assert "root" not in at.selectbox(key=key).options and "ops" in at.selectbox(key=key).options
+    for key in ("users_new_clearance", "users_edit_clearance"):
+        assert at.selectbox(key=key).options == ["公开", "内部"]

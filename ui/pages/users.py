@@ -4,24 +4,25 @@ import streamlit as st
 
 from assistant.accounts import ROLES, create_user, get_user, list_users, set_password, unlock_user, update_user
 from assistant.passwords import MIN_PASSWORD_LENGTH
-from comply.levels import LEVELS, level_name
+from comply.levels import level_name
 from ui import nav, state
 from ui.display import table_rows
 from ui.safe_text import plain
 
-LEVEL_OPTIONS = list(range(len(LEVELS)))
 CLEARED = "users_cleared"  # text inputs to empty when the next run starts (a drawn widget's value cannot change)
 NEW_USER_KEYS = ("users_new_name", "users_new_display", "users_new_password")
 PASSWORD_HELP = f"至少 {MIN_PASSWORD_LENGTH} 个字符；不能是常见密码、不能包含用户名、不能是重复或连续的字符"
 
 user = nav.require("users")
 cur = state.cursor()
+# nobody sees, changes, unlocks or resets the password of an account above their own clearance, nor grants one above it
+LEVEL_OPTIONS = list(range(user.clearance + 1))
 
 
 def load_edit_form() -> None:
     """Fill the edit form with the selected account as stored."""
     chosen = get_user(state.cursor(), st.session_state.get("users_edit_name") or "")
-    if chosen is not None:
+    if chosen is not None and chosen.clearance <= user.clearance:
         st.session_state.update(users_edit_display=chosen.display_name, users_edit_role=chosen.role,
                                 users_edit_clearance=chosen.clearance, users_edit_disabled=chosen.disabled)
 
@@ -43,7 +44,7 @@ for cleared in st.session_state.pop(CLEARED, ()):
     st.session_state[cleared] = ""
 st.title("用户管理")
 state.show_flash()
-accounts = list_users(cur)
+accounts = [u for u in list_users(cur) if u.clearance <= user.clearance]
 st.dataframe(table_rows([{"用户名": u.username, "显示名": u.display_name, "角色": u.role_name, "密级": u.clearance_name,
                           "状态": "已停用" if u.disabled else "启用"} for u in accounts]), hide_index=True, key="users_table")
 names = [u.username for u in accounts]
