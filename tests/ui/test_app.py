@@ -116,7 +116,7 @@ def test_sign_in_shows_user_role_clearance_and_status_then_sign_out(app_env):
 
 def test_marketer_gets_no_admin_pages_and_a_denied_page_shows_nothing_else(app_env):
     marketer = User("mark", "mark", "marketer", 0)
-    assert [p.key for p in nav.allowed_pages(marketer)] == ["review", "generate", "cases"]
+    assert [p.key for p in nav.allowed_pages(marketer)] == ["review", "batch", "generate", "cases"]
     at = sign_in("mark")
     assert titles(at) == ["文案审核"], "a marketer lands on draft review"
     at.switch_page("ui/pages/generate.py").run()
