@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from comply.config import Settings
 
-_SUITES = ("retrieval", "review", "cases", "qa", "generation")
+_SUITES = ("retrieval", "review", "cases", "qa", "chat", "generation")
 _MODES = {"review": ("rules", "learned", "baseline", "llm"), "retrieval": ("hybrid", "bm25", "dense"), "qa": ("retrieval", "closed"),
           "generation": ("llm", "template")}
 _DEFAULT_MODES = {"review": ("rules", "learned", "baseline"), "retrieval": _MODES["retrieval"], "qa": _MODES["qa"], "generation": ("llm",)}
@@ -109,6 +109,21 @@ def _qa(settings: Settings, dataset: str, modes: list[str], clearance: int, size
     return report, report["model"]
 
 
+def _chat(settings: Settings, dataset: str, clearance: int, size: int | None, seed: int) -> _Outcome:
+    from eval.chat import NEEDS_MODEL, evaluate, load_questions
+    from eval.qa import sample
+
+    every = load_questions(Path(dataset))
+    items = sample(every, size, seed)
+    with open_llm(settings, False, True) as backend:
+        if backend.client is None:
+            return error(f"{NEEDS_MODEL}（{backend.reason}）")
+        report = evaluate(settings, connect(settings.db_path), backend.client, items, clearance=clearance)
+    if len(items) < len(every):
+        report["sample"] = {"seed": seed, "of": len(every)}
+    return report, report["model"]
+
+
 def _generation(settings: Settings, dataset: str, modes: list[str]) -> _Outcome:
     from assistant.generate.loop import Loop
     from eval.generation import evaluate, load_dataset
@@ -155,6 +170,10 @@ def _print_report(suite: str, report: dict[str, Any], dataset: str) -> None:
         from eval.cases import format_report as cases_report
 
         click.echo(cases_report(report, dataset))
+    elif suite == "chat":
+        from eval.chat import format_report as chat_report
+
+        click.echo(chat_report(report, dataset))
     elif suite == "qa":
         from eval.qa import format_report as qa_report
 
@@ -204,7 +223,7 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 
 
 @click.command("eval", cls=_SpreadModes,
-               help="评测套件：retrieval / review / cases / qa / generation；runs 列出记录，compare 对比两次记录\n\n"
+               help="评测套件：retrieval / review / cases / qa / chat（问答可信度）/ generation；runs 列出记录，compare 对比两次记录\n\n"
                     "RUN_IDS：用于 compare，两个评测记录编号（或唯一前缀）")
 @click.argument("suite", type=click.Choice((*_SUITES, "runs", "compare")))
 @click.argument("run_ids", nargs=-1)
@@ -221,8 +240,8 @@ def _compare(run_ids: tuple[str, ...], report_dir: str | None, as_json: bool) ->
 @click.option("--retrieval/--no-retrieval", "with_retrieval", default=None,
               help="用于 qa：只评测有检索（--retrieval）或无检索（--no-retrieval）；默认两者都评测，同 --mode")
 @click.option("--sample", "sample_size", type=click.IntRange(min=1), metavar="N",
-              help="用于 qa：随机抽取 N 题评测（内置模型较慢时用），配合 --seed 可复现")
-@click.option("--seed", type=int, default=0, show_default=True, help="用于 qa：--sample 的随机种子")
+              help="用于 qa、chat：随机抽取 N 题评测（内置模型较慢时用），配合 --seed 可复现")
+@click.option("--seed", type=int, default=0, show_default=True, help="用于 qa、chat：--sample 的随机种子")
 def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tuple[str, ...], clearance: int, as_json: bool,
              save: bool, report_dir: str | None, limit: int, use_labelled_genre: bool, with_retrieval: bool | None,
              sample_size: int | None, seed: int) -> int:
@@ -240,8 +259,10 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
         return error(f"{suite} 的 --mode 只能取：{' '.join(allowed) or '（无）'}", 2)
     if use_labelled_genre and suite != "review":
         return error("--use-labelled-genre 只用于 review 评测", 2)
-    if suite != "qa" and (with_retrieval is not None or sample_size is not None):
-        return error("--retrieval/--no-retrieval 和 --sample 只用于 qa 评测", 2)
+    if suite != "qa" and with_retrieval is not None:
+        return error("--retrieval/--no-retrieval 只用于 qa 评测", 2)
+    if suite not in ("qa", "chat") and sample_size is not None:
+        return error("--sample 只用于 qa 和 chat 评测", 2)
     if with_retrieval is not None and mode:
         return error("--retrieval/--no-retrieval 与 --mode 只能用一个", 2)
     modes = list(mode or _DEFAULT_MODES.get(suite, ()))
@@ -253,6 +274,8 @@ def evaluate(suite: str, run_ids: tuple[str, ...], dataset: str | None, mode: tu
             outcome = _review(settings, dataset, modes, clearance, use_labelled_genre)
         elif suite == "qa":
             outcome = _qa(settings, dataset, modes, clearance, sample_size, seed)
+        elif suite == "chat":
+            outcome = _chat(settings, dataset, clearance, sample_size, seed)
         elif suite == "generation":
             outcome = _generation(settings, dataset, modes)
         else:

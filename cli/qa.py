@@ -49,9 +49,17 @@ def ask(question: str, clearance: int, user: str, no_llm: bool, as_json: bool) -
         click.echo(f"核验后的回答：\n{answer['answer']}\n")
     if answer.get("notice"):
         click.echo(f"注意：{answer['notice']}")
+    conclusion = answer.get("conclusion")
+    if conclusion and answer["answer"] != "未找到依据":
+        click.echo(f"结论核验：{'✓ 与所引条款一致' if conclusion['supported'] else '✗ ' + conclusion['reason']}")
+    for claim in answer.get("claims", []):
+        if claim["supported"] is False:
+            click.echo(f"✗ 未通过核验：{claim['text'].strip()}（{claim['reason']}）")
     for c in answer["citations"]:
         mark = "✓ 已核验" if c["verified"] else "✗ 未通过核验，已移除"
         click.echo(f"[{c['n']}] {c['doc_title'] or '（无此条款）'} {c['article'] or ''}  {mark}" + (f"  ⚠ {c['notice']}" if c.get("notice") else ""))
+    for c in answer.get("other_clauses", []):
+        click.echo(f"其他相关条款：[{c['n']}] {c['doc_title']} {c['article'] or ''}")
     for case in answer["cases"]:
         click.echo(f"相关案例：{case['case_id']} {case['title']}")
     ttft = f"首字 {answer['ttft_s']:.2f} 秒，" if answer["ttft_s"] is not None else ""

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     llm_ctx: int = 4096
     qa_clauses: int = 4
     qa_clause_chars: int = 420
+    qa_context_chars: int = 1200  # all clauses in one answer prompt together (each trimmed to what bears on the question)
+    qa_answer_tokens: int = 320  # the answer's length cap (结论 / 依据 / 说明, ≤ 150 characters asked)
     qa_history_turns: int = 2
     oidc: str = "off"
     disclosures_file: Path = Field(PROJECT_ROOT / "config" / "disclosures.toml", validation_alias="COMPLY_DISCLOSURES")

@@ -36,7 +36,7 @@ def bar_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]
     top = max([0.0, *(r["value"] for r in rows)])
     scale = alt.Scale(domain=[0, 1]) if top <= 1 else alt.Scale(domainMin=0)
     base = alt.Chart(pd.DataFrame(rows, columns=["label", "series", "value"]), title=title or "").encode(
-        y=alt.Y("label:N", title=label_title, sort=list(labels)),
+        y=alt.Y("label:N", title=label_title, sort=list(labels), axis=alt.Axis(labelLimit=0)),  # labels never cut
         yOffset=alt.YOffset("series:N", sort=list(series)),
         x=alt.X("value:Q", title=value_title, scale=scale),
     )

@@ -26,7 +26,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
@@ -40,6 +40,7 @@ from comply.llm.fence import fence
 from comply.llm.protocol import ChatModel
 from retrieval.search import Searcher
 
+T = TypeVar("T")
 CONDITIONS = ("retrieval", "closed")
 CONDITION_NAMES = {"retrieval": "有检索", "closed": "无检索"}
 NEEDS_MODEL = "qa 套件需要大模型：请设置 COMPLY_LLM_URL（TGI / OpenAI 兼容服务）或安装内置模型"
@@ -152,7 +153,7 @@ def messages(item: QaItem, clauses: list[Clause] | None, max_chars: int) -> list
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body + rules}]
     rules = ("请根据参考条款作答，输出 JSON：reason 为不超过 80 字的理由，每句后用 [编号] 标注依据的参考条款"
              "（只能用上面出现的编号，引用原文须一字不差），choice 为所选选项的字母。")
-    block = clause_block(clauses, max_chars) if clauses else "（未检索到条款）"
+    block = clause_block(clauses, max_chars, item.question) if clauses else "（未检索到条款）"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"【参考条款】\n{block}\n\n{body}{rules}"}]
 
 
@@ -163,7 +164,7 @@ def letter_messages(item: QaItem, clauses: list[Clause] | None, max_chars: int) 
            else "本题只有一个正确选项：只输出一个字母（如 B）。")
     body = f"【题目】（{fence(item.task or '选择题')}）\n{fence(item.question)}\n\n【选项】\n{options}\n\n{how}只输出字母，不要解释。"
     if clauses is not None:
-        block = clause_block(clauses, max_chars) if clauses else "（未检索到条款）"
+        block = clause_block(clauses, max_chars, item.question) if clauses else "（未检索到条款）"
         body = f"【参考条款】\n{block}\n\n{body}可参考上面的条款作答。"
     return [{"role": "system", "content": LETTERS_SYSTEM}, {"role": "user", "content": body}]
 
@@ -275,7 +276,7 @@ def evaluate(
     return report
 
 
-def sample(items: list[QaItem], size: int | None, seed: int) -> list[QaItem]:
+def sample(items: list[T], size: int | None, seed: int) -> list[T]:
     """``size`` items drawn at random with ``seed`` (reproducible), in dataset order; all of them when ``size`` is None
     or not smaller than the dataset."""
     if size is None or size >= len(items):

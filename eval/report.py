@@ -12,7 +12,7 @@ from eval.charts import run_charts, to_svg
 from eval.runs import Run
 from eval.stats import PERCENTILES, latency_series, latency_summary, percentile
 
-SUITE_NAMES = {"retrieval": "条款检索", "review": "文案审核", "cases": "相似案例", "qa": "选择题问答"}
+SUITE_NAMES = {"retrieval": "条款检索", "review": "文案审核", "cases": "相似案例", "qa": "选择题问答", "chat": "问答可信度"}
 LOWER_IS_BETTER = ("clean_fp_rate", "clean_flagged", "errors", "latency", "n_pred", "clean_hinted",
                    "not_run.no_model", "not_run.timeout", "not_run.malformed", "not_run.unavailable")
 _SKIP = {"items", "latencies_s"}

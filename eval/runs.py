@@ -23,7 +23,8 @@ CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
     "retrieval": _RETRIEVAL,
     "cases": _RETRIEVAL + ("case_dense_floor",),
     "review": ("review_rules_file", "taxonomy_file", "dense_floor", "case_dense_floor") + _LLM,
-    "qa": _RETRIEVAL + _LLM + ("qa_clauses", "qa_clause_chars"),
+    "qa": _RETRIEVAL + _LLM + ("qa_clauses", "qa_clause_chars", "qa_context_chars", "qa_answer_tokens"),
+    "chat": _RETRIEVAL + _LLM + ("qa_clauses", "qa_clause_chars", "qa_context_chars", "qa_answer_tokens"),
     "generation": ("review_rules_file", "taxonomy_file", "disclosures_file", "generate_rounds", "dense_floor") + _LLM,
 }
 

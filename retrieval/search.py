@@ -186,6 +186,16 @@ class Searcher:
         hits = [Hit(score=s, match=m, **rows[c]) for c, s, m in order if c in rows]
         return hits[:k]
 
+    def shares_terms(self, query: str, hits: list[Hit]) -> bool:
+        """Whether some hit was named by the query or holds one of its search terms (tokens and statutory terms for its
+        colloquial words): the dense floor alone lets unrelated questions through on generic provisions (施行日期)."""
+        if any(h.match == "lookup" for h in hits):
+            return True
+        tokenizer = get_tokenizer(self.index().user_words)
+        extra = expansion_terms(query)
+        terms = {t for t in tokenizer.tokens(query) + (tokenizer.tokens(" ".join(extra)) if extra else []) if len(t) >= 2}
+        return any(t in h.text for h in hits for t in terms)
+
     def _chunk_rows(self, chunk_ids: list[str], clearance: int) -> dict[str, dict]:
         """Chunk rows that are live and within clearance (a second guard behind the index's own filter)."""
         rows = rows_as_dicts(self.con.execute(

@@ -16,8 +16,10 @@ Deterministic extraction from the live chunks of one document (no LLM):
   definitions and effective-date clauses (所称 / 是指 / 自…起施行), rules addressed to the courts (应当认定为 …,
   定罪处罚) and, unless ``authority_duties=True``, duties of regulators and other public authorities
   (国务院证券监督管理机构应当…), which a firm cannot tick off.
-- Subject: the actor right before the modal verb ("…，收购人必须"), else the one opening the first clause
-  ("证券公司从事…业务，"); else the last one named earlier in the same article; else the document's default (an
+- Subject: an actor phrase, ending in an actor noun or in a role head from the posts the knowledge base's cases
+  name (:mod:`review.role_nouns`: 经理, 顾问, 负责人 …), that never ends after two or more characters of a word
+  (jieba, with those posts as user words: 客户经理 is not 客户 + 经理…). It is the actor right before the modal verb
+  ("…，收购人必须"), else the one opening the first clause ("证券公司从事…业务，"); else the last one named earlier in the same article; else the document's default (an
   institution opening its title: 证券公司监督管理条例 → 证券公司; 人民法院 for a judicial interpretation); else "".
 - Points are de-duplicated on (article, kind, requirement): a 款 split across chunks repeats its lead-in.
 """
@@ -32,6 +34,7 @@ import duckdb
 
 from comply.lawtext.numerals import ITEM_NUMERAL
 from retrieval.lookup import find_document
+from review.role_nouns import Roles, case_roles
 
 KINDS = {"prohibition": "禁止性", "obligation": "义务性"}
 
@@ -162,14 +165,15 @@ def extract_audit_points(
     chunks = con.execute(
         "SELECT chunk_id, article, chapter, path, text FROM chunks WHERE doc_id = ? ORDER BY ord", [doc_id]
     ).fetchall()
-    default = _default_subject(title)
+    roles = case_roles(con, clearance)
+    default = _default_subject(title, roles)
     last_subject: dict[str, str] = {}
     points: list[AuditPoint] = []
     seen: set[tuple[str | None, str, str]] = set()
     for chunk_id, article, chapter, path, text in chunks:
         if chapter and _PENALTY_CHAPTER.search(chapter):
             continue
-        for d in _chunk_drafts(text, last_subject.get(article) if article else None):
+        for d in _chunk_drafts(text, last_subject.get(article) if article else None, roles):
             if article and d.subject and not d.subject.startswith("任何"):
                 last_subject[article] = d.subject
             subject = d.subject or default
@@ -183,13 +187,13 @@ def extract_audit_points(
     return points
 
 
-def _default_subject(title: str) -> str:
+def _default_subject(title: str, roles: Roles) -> str:
     """An institution that opens the title (证券公司监督管理条例 → 证券公司, 员工执业行为守则 → 员工), else ""."""
     name = title.removeprefix("中华人民共和国")
     if name.startswith("最高人民法院"):
         return "人民法院"  # a judicial interpretation: a rule without a named subject is addressed to the courts
     for end in range(min(len(name), 8), 1, -1):
-        if _valid_subject(name[:end]) and _INSTITUTION_END.search(name[:end]):
+        if _valid_subject(name[:end], roles) and _INSTITUTION_END.search(name[:end]):
             return name[:end]
     return ""
 
@@ -204,24 +208,26 @@ def _penal(text: str) -> bool:
     return any(text[m.start() - 1 : m.start()] != "被" for m in _PENALTY.finditer(text))
 
 
-def _valid_subject(text: str) -> bool:
-    """Whether text reads as an actor noun phrase: 证券公司的从业人员, 任何单位和个人, 基金管理人、基金托管人."""
+def _valid_subject(text: str, roles: Roles) -> bool:
+    """Whether text reads as an actor noun phrase: 证券公司的从业人员, 任何单位和个人, 基金管理人、基金托管人, 理财经理."""
     if not text or len(text) > 60 or not re.fullmatch(r"[\u4e00-\u9fff、]+", text) or _NOT_IN_SUBJECT.search(text):
         return False
-    return all(_ACTOR_END.search(part) for part in text.split("、"))
+    return all(_ACTOR_END.search(part) or roles.is_role(part) for part in text.split("、"))
 
 
-def _leading_subject(clause: str) -> str | None:
-    """The shortest actor phrase that opens a clause and is followed by a verb (or ends the clause)."""
+def _leading_subject(clause: str, roles: Roles) -> str | None:
+    """The shortest actor phrase that opens a clause and is followed by a verb (or ends the clause), never ending after
+    two or more characters of a word (客户|经理在…: 客户经理 is one word; 个人|均 may be cut, 人均 being a misreading)."""
     clause = _drop_pronoun(clause.strip())
+    inside = {e for s, t in roles.spans(clause[:61]) for e in range(s + 2, t)}
     for end in range(2, min(len(clause), 60) + 1):
         head = clause[:end]
-        if _valid_subject(head) and (end == len(clause) or _PREDICATE.match(clause[end:])):
+        if end not in inside and _valid_subject(head, roles) and (end == len(clause) or _PREDICATE.match(clause[end:])):
             return head
     return None
 
 
-def _subject_before(before: str) -> tuple[str | None, str]:
+def _subject_before(before: str, roles: Roles) -> tuple[str | None, str]:
     """(subject, context) of the text before a unit's first modal verb.
 
     The subject is the actor right before the modal verb ("…，收购人必须") or else the one opening the first
@@ -230,7 +236,7 @@ def _subject_before(before: str) -> tuple[str | None, str]:
     cut = max(before.rfind(c) for c in _BOUNDARY) + 1
     tail = before[cut:].strip()
     tail = _drop_pronoun(tail)
-    if tail and _leading_subject(tail) == tail:
+    if tail and _leading_subject(tail, roles) == tail:
         return tail, before[:cut]
     pos = 0
     for clause in re.split(r"([，,])", before):
@@ -239,7 +245,7 @@ def _subject_before(before: str) -> tuple[str | None, str]:
             continue
         stripped_clause = clause.strip()
         if stripped_clause and not _ADVERBIAL.match(stripped_clause):
-            subject = _leading_subject(stripped_clause)
+            subject = _leading_subject(stripped_clause, roles)
             if subject:
                 at = before.find(subject, pos)
                 return subject, (before[:pos] + before[at + len(subject):]).lstrip("，, 的")
@@ -262,7 +268,7 @@ def _is_condition(text: str, m: re.Match[str]) -> bool:
     )
 
 
-def _segments(body: str, subject: str | None) -> list[_Seg]:
+def _segments(body: str, subject: str | None, roles: Roles) -> list[_Seg]:
     """The modal phrases of one unit, each with its subject and context.
 
     A phrase runs to the clause before the next modal verb; that clause, when there is one, is the next
@@ -272,7 +278,7 @@ def _segments(body: str, subject: str | None) -> list[_Seg]:
     modals = [m for m in _MODAL.finditer(body) if not _is_condition(body, m)]
     if not modals:
         return []
-    own, context = _subject_before(body[: modals[0].start()])
+    own, context = _subject_before(body[: modals[0].start()], roles)
     context = _LEADING_CONNECTIVE.sub("", context)
     first = own or subject
     segs: list[_Seg] = []
@@ -285,11 +291,11 @@ def _segments(body: str, subject: str | None) -> list[_Seg]:
             head = _LEADING_CONNECTIVE.sub("", body[prefix_start:end].strip())
             if prefix_start > 0 and head:
                 end = prefix_start
-                nxt_subject, nxt_context = (head, None) if _valid_subject(head) else (None, head)
+                nxt_subject, nxt_context = (head, None) if _valid_subject(head, roles) else (None, head)
         text = re.sub(r"[，,；;。！？!?：:\s]*(?:并且|并|且|而且|同时|也|或者|和)?[，,；;。！？!?：:\s]*$", "", body[m.start() : end])
         text = _CONSEQUENCE.split(text, maxsplit=1)[0]
         kind = "prohibition" if _IS_PROHIBITION.match(text) else "obligation"
-        if text.startswith("禁止") and (who := _leading_subject(text[2:].split("，")[0])):
+        if text.startswith("禁止") and (who := _leading_subject(text[2:].split("，")[0], roles)):
             if _PREDICATE.match(text[2 + len(who) :]) or who.startswith("任何"):
                 current, text = who, "禁止" + text[2 + len(who) :]
         seg_context = own_context if own_context is not None else (context if current == first else "")
@@ -312,7 +318,7 @@ def _draft(seg: _Seg, source: str) -> _Draft:
     return _Draft(seg.kind, seg.subject, f"{seg.context}{seg.text}", source)
 
 
-def _chunk_drafts(text: str, inherited: str | None) -> Iterator[_Draft]:
+def _chunk_drafts(text: str, inherited: str | None, roles: Roles) -> Iterator[_Draft]:
     """Drafts of one chunk in order; the subject carries over from unit to unit (not a 任何… subject)."""
     subject = inherited
     lead: _Lead | None = None
@@ -324,7 +330,7 @@ def _chunk_drafts(text: str, inherited: str | None) -> Iterator[_Draft]:
             body = _ITEM.sub("", para, count=1).strip()
             if skip_items:
                 continue
-            segs = _segments(body, lead.seg.subject if lead else subject)
+            segs = _segments(body, lead.seg.subject if lead else subject, roles)
             if lead is not None and (lead.mode == "exception" or not segs):
                 if lead.mode == "exception":
                     lead.items.append(body.rstrip("；;。.，, "))
@@ -339,9 +345,9 @@ def _chunk_drafts(text: str, inherited: str | None) -> Iterator[_Draft]:
         units = _UNIT.findall(para)
         for i, unit in enumerate(units):
             unit = unit.strip()
-            segs = _segments(unit, subject)
+            segs = _segments(unit, subject, roles)
             if i == len(units) - 1 and unit.endswith(("：", ":")):
-                lead = _lead(unit, segs) if segs else None
+                lead = _lead(unit, segs, roles) if segs else None
                 if lead is not None:
                     segs = [] if lead.mode == "condition" else segs[:-1]
                 else:
@@ -354,7 +360,7 @@ def _chunk_drafts(text: str, inherited: str | None) -> Iterator[_Draft]:
         yield _exception_draft(lead)
 
 
-def _lead(unit: str, segs: list[_Seg]) -> _Lead | None:
+def _lead(unit: str, segs: list[_Seg], roles: Roles) -> _Lead | None:
     """Read a unit ending in "：" as an enumeration lead-in for its last modal phrase, if it is one."""
     seg = segs[-1]
     if _penal(unit) or _JUDICIAL.match(seg.text):
@@ -368,7 +374,7 @@ def _lead(unit: str, segs: list[_Seg]) -> _Lead | None:
     if _LIST_REF.search(segs[0].context) and "可以" not in segs[0].context:  # not "可以采取下列措施，并应当报告："
         one_of = _HAS_ONE_OF.search(segs[0].context)
         who = segs[0].context[one_of.end() :].strip("，, ") if one_of else ""
-        subject = who if _valid_subject(who) else segs[0].subject
+        subject = who if _valid_subject(who, roles) else segs[0].subject
         text = "，".join(x.text for x in segs).rstrip("：: ")
         return _Lead("condition", _Seg(segs[0].kind, subject, segs[0].context, text), unit, [])
     return None

@@ -44,8 +44,11 @@ def category_name(taxonomy: Taxonomy, category: str) -> str:
         return category
 
 
+NO_CASE = "无相关案例"  # no case shares the finding's clause or category: none is shown rather than an unrelated one
+
+
 def _cases(f: Finding) -> str:
-    return "；".join(c.title for c in f.cases)
+    return "；".join(c.title for c in f.cases) or NO_CASE
 
 
 def source_name(source: str) -> str:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import TypeVar
 
-from assistant.qa.answer import LLM, Answer
+import duckdb
+
+from assistant.accounts import can, get_user
+from assistant.qa.answer import Answer
 from assistant.qa.history import StoredMessage
 from assistant.qa.prompt import Turn
 from comply.levels import level_name
 from comply.text import beijing_time
 from ui.safe_text import plain
+
+T = TypeVar("T")
 
 
 class AnswerStream:
@@ -37,8 +43,25 @@ def message_payload(answer: Answer) -> dict:
             "mode": answer.mode, "model": answer.model, "query": answer.query, "notice": answer.notice,
             "ttft_s": None if answer.ttft_s is None else round(answer.ttft_s, 3), "total_s": round(answer.total_s, 3),
             "audit_seq": answer.audit_seq,
+            "claims": [c.as_json() for c in answer.claims],
+            "conclusion": None if answer.conclusion is None else answer.conclusion.as_json(),
+            "draft": answer.draft,
+            "others": [c.n for c in answer.others],
         },
     }
+
+
+def export_now(con: duckdb.DuckDBPyConnection, username: str, build: Callable[[duckdb.DuckDBPyConnection, int], T]) -> T:
+    """``build(con, clearance)`` at the clearance the account has now, not when its button was drawn (a user demoted
+    since then exports no more than the new level).
+
+    Raises:
+        PermissionError: the account is gone, disabled or no longer has the Q&A page.
+    """
+    account = get_user(con, username)
+    if account is None or account.disabled or not can(account, "qa"):
+        raise PermissionError("账号已停用或已无权使用合规问答，无法导出")
+    return build(con, account.clearance)
 
 
 def history(stored: list[StoredMessage]) -> list[Turn]:
@@ -52,29 +75,6 @@ def history(stored: list[StoredMessage]) -> list[Turn]:
             turns.append(Turn(question, m.content))
             question = None
     return turns
-
-
-def citation_label(citation: dict, clause: dict | None) -> str:
-    """``[n] 《doc》第X条``, ``✗`` appended when the citation failed verification, and the document's status warning."""
-    if clause is not None:
-        label = f"[{citation['n']}] 《{clause['doc_title']}》{clause['article'] or ''}"
-    elif citation.get("doc_title"):
-        label = f"[{citation['n']}] 《{citation['doc_title']}》{citation.get('article') or ''}"
-    else:
-        label = f"[{citation['n']}] （无此条款）"
-    label = label if citation.get("verified") else f"{label} ✗ 未通过核验"
-    notice = citation.get("notice") or (clause or {}).get("notice")
-    return f"{label}（⚠ {notice}）" if notice else label
-
-
-def meta_caption(meta: dict) -> str:
-    """模式 / 模型 / 用时 of an answer, on one line."""
-    parts = [f"模式：大模型（{meta.get('model') or '未知模型'}）" if meta.get("mode") == LLM else "模式：仅检索"]
-    if meta.get("ttft_s") is not None:
-        parts.append(f"首字 {meta['ttft_s']:.2f} 秒")
-    if meta.get("total_s") is not None:
-        parts.append(f"总计 {meta['total_s']:.2f} 秒")
-    return " · ".join(parts)
 
 
 def conversation_label(conversation: dict) -> str:

@@ -9,6 +9,7 @@ import altair as alt
 import duckdb
 
 from comply.config import Settings
+from comply.lawtext.citations import normalize_law_name
 from eval import retrieval as retrieval_suite
 from eval import review as review_suite
 from eval.charts import bar_chart
@@ -60,14 +61,23 @@ def run_review(
     return reports
 
 
+def short_law_names(titles: list[str]) -> dict[str, str]:
+    """Each title's short name (no 《》 or 中华人民共和国 prefix: 证券法); titles whose short names would coincide keep
+    their full title."""
+    short = {t: normalize_law_name(t) or t for t in titles}
+    clashes = {s for s in short.values() if list(short.values()).count(s) > 1}
+    return {t: t if s in clashes else s for t, s in short.items()}
+
+
 def retrieval_tables(report: dict) -> tuple[list[dict], dict[str, dict[str, dict]]]:
-    """(one overall row per mode, {metric: {document: {mode: value}}}) of a retrieval report."""
+    """(one overall row per mode, {metric: {document (short name): {mode: value}}}) of a retrieval report."""
     overall = [{"模式": RETRIEVAL_MODES.get(mode, mode), **{METRIC_NAMES[m]: r["overall"][m] for m in RETRIEVAL_METRICS}}
                for mode, r in report["modes"].items()]
     modes = report["modes"]
     docs = list(next(iter(modes.values()))["per_doc"]) if modes else []
+    names = short_law_names([doc for doc in docs if doc])
     by_metric = {
-        metric: {doc or "（按参考文本）": {RETRIEVAL_MODES.get(mode, mode): r["per_doc"][doc][metric] for mode, r in modes.items()}
+        metric: {names.get(doc, "（按参考文本）"): {RETRIEVAL_MODES.get(mode, mode): r["per_doc"][doc][metric] for mode, r in modes.items()}
                  for doc in docs}
         for metric in RETRIEVAL_METRICS
     }

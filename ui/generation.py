@@ -15,6 +15,7 @@ from assistant.clients.profiles import list_clients
 from assistant.generate.brief import Brief, parse_brief
 
 STATE_NAMES = {"pending": "待生成", "done": "已生成", "skipped": "已跳过", "failed": "失败", "purged": "已清除"}
+MARKDOWN_CHANNELS = frozenset({"wechat_article"})  # channels whose drafts are Markdown (assistant.generate.channels)
 PRODUCT_TYPES = ["混合型基金", "股票型基金", "债券型基金", "指数基金", "货币市场基金", "FOF", "QDII基金", "私募基金", "集合资产管理计划"]
 
 

@@ -9,7 +9,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from assistant.accounts import User, can
 from retrieval.store import live_version
-from ui import state
+from ui import state, widget_text
 from ui.safe_text import plain
 
 DENIED = "无权访问"
@@ -50,8 +50,9 @@ def navigation(user: User | None) -> StreamlitPage:
 
     Signed out, every page's URL opens the login form, and after signing in the same URL opens that
     page (a deep link survives the login). Hidden pages stay routable, so opening one by its URL shows
-    :data:`DENIED` instead of another page.
+    :data:`DENIED` instead of another page. Every run also gets :mod:`ui.widget_text`'s Chinese for Streamlit's widgets.
     """
+    widget_text.inject()
     if user is None:
         login = st.Page(LOGIN.path, title=LOGIN.title, icon=LOGIN.icon, url_path=LOGIN.key, default=True)
         return st.navigation([login] + [

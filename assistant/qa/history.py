@@ -1,6 +1,8 @@
 """Chat history kept on the server, so that citations stay attached to the message they belong to.
 
-A conversation belongs to one user; only its owner may read it, add to it or rate its answers.
+A conversation belongs to one user; only its owner may read, rename or delete it, add to it or rate its answers.
+Deleting a conversation removes its messages and their feedback; the audit log (append-only) keeps its
+``qa.ask`` rows, which hold no text.
 Citations, cases, clauses and meta of a message are stored as JSON beside its text. Every read is
 filtered by the reader's clearance at that moment: an answer that rests on a clause or case above it
 (by the level stored with the answer, or the source's level now, whichever is higher) is withheld whole.
@@ -89,6 +91,68 @@ def conversations(con: duckdb.DuckDBPyConnection, username: str) -> list[dict]:
         "SELECT id, title, updated_at FROM conversations WHERE username = ? ORDER BY touch DESC", [username]
     ).fetchall()
     return [{"id": r[0], "title": r[1], "updated_at": _iso(r[2])} for r in rows]
+
+
+def conversation(con: duckdb.DuckDBPyConnection, conversation_id: str, username: str) -> dict:
+    """One of the user's conversations: ``{"id", "title", "created_at", "updated_at"}``.
+
+    Raises:
+        PermissionError: the conversation does not exist or is not the user's.
+    """
+    _owned(con, conversation_id, username)
+    title, created, updated = con.execute(
+        "SELECT title, created_at, updated_at FROM conversations WHERE id = ?", [conversation_id]
+    ).fetchone()
+    return {"id": conversation_id, "title": title, "created_at": _iso(created), "updated_at": _iso(updated)}
+
+
+def clean_title(title: str) -> str:
+    """A title as stored: whitespace runs (line breaks included) made one space, trimmed.
+
+    Raises:
+        ValueError: the title is empty or longer than :data:`TITLE_CHARS` characters.
+    """
+    cleaned = re.sub(r"\s+", " ", title or "").strip()
+    if not cleaned:
+        raise ValueError("对话标题不能为空")
+    if len(cleaned) > TITLE_CHARS:
+        raise ValueError(f"对话标题最多 {TITLE_CHARS} 字，现为 {len(cleaned)} 字")
+    return cleaned
+
+
+def rename_conversation(con: duckdb.DuckDBPyConnection, conversation_id: str, username: str, title: str) -> str:
+    """Give one of the user's conversations a new title (see :func:`clean_title`); return the title as stored.
+
+    Renaming does not reorder the list (``touch`` is kept): it is not a new exchange.
+
+    Raises:
+        ValueError: an empty or over-long title; nothing is changed.
+        PermissionError: the conversation does not exist or is not the user's.
+    """
+    cleaned = clean_title(title)
+    with transaction(con):
+        _owned(con, conversation_id, username)
+        con.execute("UPDATE conversations SET title = ? WHERE id = ?", [cleaned, conversation_id])
+    return cleaned
+
+
+def delete_conversation(con: duckdb.DuckDBPyConnection, conversation_id: str, username: str) -> int:
+    """Delete one of the user's conversations with its messages and their feedback; return how many messages went.
+
+    The audit log is not touched (it is append-only; its ``qa.ask`` rows hold hashes, not text).
+
+    Raises:
+        PermissionError: the conversation does not exist or is not the user's.
+    """
+    with transaction(con):
+        _owned(con, conversation_id, username)
+        con.execute(
+            "DELETE FROM feedback WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?)",
+            [conversation_id],
+        )
+        deleted = con.execute("DELETE FROM messages WHERE conversation_id = ? RETURNING id", [conversation_id]).fetchall()
+        con.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+    return len(deleted)
 
 
 def _title_from(content: str) -> str:

@@ -1,4 +1,9 @@
-"""The embedded LLM: a llama.cpp server (``llama-cpp-python[server]``) owned by this process, on loopback."""
+"""The embedded LLM: a llama.cpp server (``llama-cpp-python[server]``) owned by this process, on loopback.
+
+The server keeps a bounded RAM prompt cache: after each request it saves the model state, and a later request
+whose prompt shares a longer prefix with a saved state than with the live one (the same fixed system prompt after
+a different request came between) restores it and evaluates only the rest of its prompt.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ import time
 from pathlib import Path
 
 from huggingface_hub import get_session
+
+# The prompt cache's bound. A state is ~28 KiB per token for Qwen2.5-1.5B (28 layers × 2 KV heads × 128 × f16 × K,V),
+# so 256 MiB holds about eight 1,000-token exchanges, or two full 4,096-token contexts; least recently used goes first.
+CACHE_BYTES = 256 << 20
 
 
 class ServerError(RuntimeError):
@@ -31,14 +40,16 @@ def _free_port() -> int:
 
 
 class LocalServer:
-    """Starts, health-checks and stops one ``python -m llama_cpp.server`` process."""
+    """Starts, health-checks and stops one server process (:func:`serve`: ``llama_cpp.server`` with the prompt cache)."""
 
-    def __init__(self, model_path: Path, alias: str, log_path: Path, n_ctx: int = 4096, threads: int = 0) -> None:
+    def __init__(self, model_path: Path, alias: str, log_path: Path, n_ctx: int = 4096, threads: int = 0,
+                 cache_bytes: int = CACHE_BYTES) -> None:
         self.model_path = model_path
         self.alias = alias
         self.log_path = log_path
         self.n_ctx = n_ctx
         self.threads = threads or max(1, os.cpu_count() or 1)
+        self.cache_bytes = cache_bytes
         self.url = ""
         self._proc: subprocess.Popen | None = None
 
@@ -52,8 +63,9 @@ class LocalServer:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
+            sys.executable, "-m", "comply.llm.server", "--model", str(self.model_path), "--model_alias", self.alias,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
+            "--cache", "true", "--cache_type", "ram", "--cache_size", str(self.cache_bytes),
         ]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -101,3 +113,40 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _compact_ram_cache() -> type:
+    """llama-cpp-python's RAM prompt cache, keeping one row of logits per state and counting everything it keeps.
+
+    The stock cache stores each state with up to ``n_batch`` rows of logits (311 MiB at n_batch 512 for Qwen's
+    151,936-token vocabulary) and counts none of them against its size. A restored state always evaluates its
+    last prompt token again before sampling (``Llama.load_state`` sets ``_requires_eval``), so the rows are never
+    read; one row is kept because ``load_state`` broadcasts it into the logits buffer. (``save_state`` still copies
+    all rows first, so saving briefly needs that much more memory, freed as soon as the row is cut.)
+    """
+    import llama_cpp
+
+    class CompactRamCache(llama_cpp.LlamaRAMCache):
+        @property
+        def cache_size(self) -> int:
+            return sum(s.llama_state_size + s.scores.nbytes + s.input_ids.nbytes for s in self.cache_state.values())
+
+        def __setitem__(self, key, value) -> None:  # noqa: ANN001 - the base class's signature
+            value.scores = value.scores[-1:].copy()
+            super().__setitem__(key, value)
+
+    return CompactRamCache
+
+
+def serve() -> None:
+    """The server process (``python -m comply.llm.server``): ``llama_cpp.server`` with the same options, its RAM
+    prompt cache replaced by :func:`_compact_ram_cache`'s."""
+    import llama_cpp
+    from llama_cpp.server.__main__ import main
+
+    llama_cpp.LlamaRAMCache = _compact_ram_cache()
+    main()
+
+
+if __name__ == "__main__":
+    serve()

@@ -15,14 +15,14 @@ from eval.bench.jobs_llm import CONCURRENCY, DEFAULT_DRAFTS, bench_jobs
 from eval.bench.report import markdown
 from eval.bench.timing import machine, stage
 
-MEASURES = ("ingest", "embed", "search", "review", "review-llm", "llm", "baseline", "api", "jobs")
+MEASURES = ("ingest", "embed", "search", "review", "review-llm", "llm", "qa", "baseline", "api", "jobs")
 DEFAULT_MEASURES = ("ingest", "search", "review", "baseline")
 BASELINE_MAX_ROWS = 100_000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="comply bench", description="性能基准：入库吞吐、嵌入后端（torch 与 ONNX）、检索延迟（合成扩容）、审核与大模型延迟、LangChain 对照、接口负载、批量审核任务吞吐")
+    p = argparse.ArgumentParser(prog="comply bench", description="性能基准：入库吞吐、嵌入后端（torch 与 ONNX）、检索延迟（合成扩容）、审核与大模型延迟、问答首字与整答延迟、LangChain 对照、接口负载、批量审核任务吞吐")
     p.add_argument("targets", nargs="*", metavar="MEASURE", help="measures to run, instead of --only (e.g. comply bench api)")
     p.add_argument("--only", default=",".join(DEFAULT_MEASURES), help=f"comma-separated subset of {','.join(MEASURES)}")
     p.add_argument("--scales", default="10000,100000", help="row counts for the synthetic scale-up (1000000 is optional)")
@@ -32,6 +32,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--llm", action="store_true", help="also time one grounded question with the configured LLM")
     p.add_argument("--review-drafts", type=int, default=10,
                    help="review-llm: time the first N shipped dev drafts of 300-500 characters")
+    p.add_argument("--qa-questions", type=int, default=10,
+                   help="qa: time chat answers to the N dev questions after a warm-up question")
     p.add_argument("--baseline-max-rows", type=int, default=BASELINE_MAX_ROWS,
                    help="build the LangChain ensemble only at scales up to this many rows (its BM25 scores every row in Python)")
     p.add_argument("--clients", type=int, default=50, help="api: concurrent clients searching through the service")
@@ -48,6 +50,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error(f"unknown measure(s) {', '.join(bad)}; choose from {', '.join(MEASURES)}")
     if args.review_drafts < 1:
         p.error("--review-drafts 须为正整数")
+    if args.qa_questions < 1:
+        p.error("--qa-questions 须为正整数")
     if args.clients < 1 or args.seconds <= 0:
         p.error("--clients 须为正整数，--seconds 须为正数")
     try:
@@ -72,6 +76,7 @@ def run(args: argparse.Namespace) -> dict:
     from eval.bench.baseline import bench_baseline
     from eval.bench.embed import bench_embed
     from eval.bench.measures import bench_ingest, bench_llm, bench_review, bench_search, dev_questions
+    from eval.bench.qa_latency import bench_qa_latency
     from eval.bench.review_llm import bench_review_llm
     from eval.bench.synthetic import load_real_chunks, tokenize_sentences
 
@@ -94,6 +99,9 @@ def run(args: argparse.Namespace) -> dict:
         if "jobs" in args.only:  # likewise: each service run owns the database
             with stage(report, "jobs"):
                 report["jobs"] = bench_jobs(settings, args.drafts, args.concurrency)
+        if "qa" in args.only:  # opens and closes the database itself, so it needs none of the loading below
+            with stage(report, "qa"):
+                report["qa"] = bench_qa_latency(settings, args.qa_questions)
         if not any(m in args.only for m in ("embed", "search", "review", "review-llm", "llm", "baseline")):
             return report
         con = connect(settings.db_path)

@@ -127,6 +127,36 @@ def _llm(llm: dict) -> list[str]:
             "|---|---|---|---|", f"| {llm['backend']} | {llm['ttft_s']} | {llm['total_s']} | {llm['startup_s']} |", ""]
 
 
+def _qa(q: dict) -> list[str]:
+    if q.get("skipped"):
+        return [f"Chat answers: not measured ({q['reason']}).", ""]
+    t, ttft, total = q["targets"], q["ttft_s"], q["total_s"]
+
+    def cells(stats: dict) -> str:
+        return f"{stats['p50_s']:.2f} | {stats['p95_s']:.2f}" if stats["n"] else "– | –"
+
+    def chars(c: dict) -> str:
+        return f"{c['p50']} / {c['max']}" if c["n"] else "–"
+
+    def verdict(flag: bool | None) -> str:
+        return "–" if flag is None else ("met" if flag else "not met")
+
+    fewer = f" (asked for {q['asked']}; the dev set has no more)" if q["questions"] < q["asked"] else ""
+    w = q["warmup"]
+    return [f"## Chat answers ({q['questions']} dev questions{fewer} via stream_answer after one warm-up; {q['backend']})", "",
+            "| what (answers the model wrote) | n | p50 s | p95 s |", "|---|---|---|---|",
+            f"| time to first token (from the question: rewrite, retrieval, prompt) | {ttft['n']} | {cells(ttft)} |",
+            f"| full answer (verified) | {total['n']} | {cells(total)} |", "",
+            (f"Prompt characters p50 / max {chars(q['prompt_chars'])} (system message {chars(q['system_chars'])}); answer "
+             f"characters {chars(q['answer_chars'])}. Not timed: {q['no_model']} with no basis (no model call), "
+             f"{q['model_failed']} whose model call failed. Warm-up ({w['id']}, not counted): first token "
+             f"{w['ttft_s'] if w['ttft_s'] is not None else '–'} s, full {w['total_s']} s. Backend start-up {q['startup_s']:.1f} s. "
+             f"Load average (1/5/15 min) before {q['loadavg']['before']}, after {q['loadavg']['after']}."), "",
+            (f"Targets (idle 2-core machine): first token ≤ {t['ttft_s']:g} s: p50 {verdict(t['ttft_p50_met'])}, p95 "
+             f"{verdict(t['ttft_p95_met'])}; full answer ≤ {t['total_s']:g} s: p50 {verdict(t['total_p50_met'])}, p95 "
+             f"{verdict(t['total_p95_met'])}."), ""]
+
+
 def _api(a: dict, cores: int | None) -> list[str]:
     lat, kinds = a["latency"], ", ".join(f"{k} {n}" for k, n in a["error_kinds"].items()) or "none"
     cells = f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}" if lat["n"] else "– / – / –"
@@ -186,6 +216,8 @@ def markdown(report: dict) -> str:
         lines += _review(report["review"])
     if "review-llm" in report:
         lines += _review_llm(report["review-llm"])
+    if "qa" in report:
+        lines += _qa(report["qa"])
     if "api" in report:
         lines += _api(report["api"], m["cores"])
     if "jobs" in report:

@@ -93,7 +93,7 @@ def test_invalid_level_is_refused_clearly(cli_env):
     assert out.returncode == 2 and "未知密级" in out.stderr
 
 
-ASK_KEYS = {"answer", "citations", "cases", "mode", "model", "ttft_s", "total_s"}
+ASK_KEYS = {"answer", "conclusion", "claims", "other_clauses", "draft", "citations", "cases", "mode", "model", "ttft_s", "total_s"}
 
 
 def test_ask_json_over_a_tgi_server(cli_env):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import CORPUS, DEV, PROJECT, tgi_client
+from support import CORPUS, DEV, PROJECT, first_sentence, tgi_client
 from support.tgi_double import Reply
 
 from eval import cases, qa, retrieval
@@ -48,8 +50,9 @@ def test_qa_sample_is_well_formed():
     assert all(i.article and i.article.startswith("《") for i in items)
 
 
-def _scripted(items: list[qa.QaItem], right_with_clauses: bool, right_without: bool, reason: str):
-    """A content_fn answering each question right or wrong depending on whether clauses were given."""
+def _scripted(items: list[qa.QaItem], right_with_clauses: bool, right_without: bool, reason: str | Callable[[str], str]):
+    """A content_fn answering each question right or wrong depending on whether clauses were given; ``reason`` may be
+    made from the prompt."""
     by_question = {i.question: i for i in items}
 
     def answer(body: dict) -> str:
@@ -58,7 +61,8 @@ def _scripted(items: list[qa.QaItem], right_with_clauses: bool, right_without: b
         with_clauses = "【参考条款】" in user
         right = right_with_clauses if with_clauses else right_without
         wrong = next(k for k in item.choices if k != item.answer)
-        return json.dumps({"reason": reason if with_clauses else "凭经验判断。", "choice": item.answer if right else wrong},
+        said = reason(user) if callable(reason) else reason
+        return json.dumps({"reason": said if with_clauses else "凭经验判断。", "choice": item.answer if right else wrong},
                           ensure_ascii=False)
 
     return answer
@@ -67,7 +71,12 @@ def _scripted(items: list[qa.QaItem], right_with_clauses: bool, right_without: b
 def test_qa_suite_accuracy_and_citation_validity(corpus_kb, tgi):
     settings, con, _ = corpus_kb
     items = qa.load_dataset(QA_SAMPLE)
-    tgi.enqueue(*[Reply(content_fn=_scripted(items, True, False, "依据所给条款[1]。另见[9]。"))] * (2 * len(items)))
+    def quote_first(prompt: str) -> str:
+        """A verbatim quote of clause [1] (it verifies), and a clause number that was not given (it does not)."""
+        clause = re.search(r"^\[1\] [^\n]*\n(.*?)(?=\n\n)", prompt, re.S | re.M).group(1)
+        return f"“{first_sentence(clause)}”[1]。另见[9]。"
+
+    tgi.enqueue(*[Reply(content_fn=_scripted(items, True, False, quote_first))] * (2 * len(items)))
     report = qa.evaluate(tgi_client(tgi), Searcher(settings, con), items, settings)
     with_ret, closed = report["conditions"]["retrieval"], report["conditions"]["closed"]
     assert (with_ret["accuracy"], closed["accuracy"]) == (1.0, 0.0)

@@ -19,7 +19,8 @@ from review.similar_cases import QUERY_REACH, sentence_around
 
 RULE = "# 证券营销宣传管理办法\n\n第一条 证券公司不得在营销宣传中承诺保本保收益，不得使用稳赚不赔等用语。\n"
 CASE = {"id": "case-bounds-1", "title": "某证券公司营销人员承诺保本保收益被警示",
-        "violation_summary": "营销人员在宣传材料中承诺保本保收益、稳赚不赔。"}
+        "violation_summary": "营销人员在宣传材料中承诺保本保收益、稳赚不赔。",
+        "legal_basis_violated": ["《中华人民共和国证券法》第一百三十五条"]}
 
 
 @pytest.fixture()

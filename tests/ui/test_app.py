@@ -25,6 +25,7 @@ from assistant.accounts import User, create_user
 from assistant.qa.answer import RETRIEVAL_ONLY, Answer
 from assistant.qa.history import StoredMessage, feedback
 from assistant.qa.prompt import Turn
+from assistant.qa.transcript import citation_label
 from comply.db import connect
 from comply.files.office import dicts_csv
 from kb_ingest.ingest import ingest
@@ -33,7 +34,7 @@ from review.findings import Finding
 from review.pipeline import ReviewReport
 from review.taxonomy import load_taxonomy
 from ui import nav
-from ui.chat import AnswerStream, citation_label, history
+from ui.chat import AnswerStream, history
 from ui.highlight import highlight_html
 
 pytestmark = pytest.mark.integration
@@ -182,10 +183,12 @@ def test_llm_answer_shows_the_verified_text_and_flags_an_invented_citation(app_e
     assert not at.exception and not at.error and tgi.schema_errors == []
     answer = [m for m in at.chat_message if m.name == "assistant"][0]
     text = unescaped(answer.markdown[0].value)
-    assert text.startswith("不能。") and "[1]" in text and "[7]" not in text, "the unverified marker is removed"
+    assert text.startswith("不能。") and "[1]" in text, text
+    assert ":orange-background[另有规定[7]。] ⚠未核验" in text, "the sentence citing an invented clause is kept, marked"
     labels = [unescaped(e.label) for e in answer.expander]
-    assert labels[0].startswith("[1] 《证券公司监督管理条例》") and "✗" not in labels[0]
-    assert labels[1] == "[7] （无此条款） ✗ 未通过核验"
+    assert labels[0] == "⚠ 未通过核验：另有规定[7]。", "the failed sentence opens beside its reason and clause"
+    assert labels[1].startswith("[1] 《证券公司监督管理条例》") and "✗" not in labels[1]
+    assert labels[2] == "[7] （无此条款） ✗ 未通过核验"
     assert "模式：大模型（test/app）" in unescaped(answer.caption[-1].value)
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
-from support import INTERNAL_POLICY, PROJECT, REGULATIONS, SECRET_POLICY, clause_text, first_sentence, make_settings
+from support import INTERNAL_POLICY, REGULATIONS, SECRET_POLICY, clause_text, first_sentence, make_settings
+from support.browser import new_page, streamlit_app
+from support.browser import screenshot as shot
+from support.browser import sign_in as signed_in
 from support.tgi_double import Reply, TgiDouble
 
 from assistant.accounts import create_user
@@ -26,11 +24,6 @@ from kb_ingest.ingest import ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = PROJECT
-ARTIFACTS = Path(os.environ.get("COMPLY_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 PASSWORD = "Browser-pass-1"
 UPLOADED = """# 衡岳证券直播营销管理细则
 
@@ -40,12 +33,6 @@ UPLOADED = """# 衡岳证券直播营销管理细则
 
 第三条 直播中不得展示客户持仓截图。
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 COPY = {"title": "均衡配置 长期陪伴", "lead": "股债均衡配置，行业分散。", "points": ["关注长期配置价值", "控制组合波动"], "sections": []}
@@ -77,65 +64,21 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
     create_user(con, "alice", PASSWORD, "compliance", 0, "合规专员")
     create_user(con, "mia", PASSWORD, "marketer", 0, "营销经理")
     con.close()
-    port = _free_port()
     with TgiDouble(model_id="test/browser", default=Reply(content_fn=_model)) as tgi:
         env = {**os.environ, "COMPLY_DATA": str(settings.data_dir), "COMPLY_CORPUS": str(settings.corpus_dir),
                "COMPLY_LLM_URL": tgi.url, "COMPLY_LLM_TIMEOUT": "10"}
-        log = (data / "streamlit.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, (data / "streamlit.log").read_text(errors="replace")[-2000:]
-                time.sleep(0.5)
+        with streamlit_app(data / "streamlit.log", env) as url:
             yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "make test installs Debian chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    yield pg
-    context.close()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    with new_page(browser) as pg:
+        yield pg
 
 
 def sign_in(page, url: str, username: str) -> None:
-    page.goto(url)
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_role("button", name="退出登录").wait_for()
+    signed_in(page, url, username, PASSWORD)
 
 
 def open_page(page, title: str) -> None:

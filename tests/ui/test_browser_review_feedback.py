@@ -17,9 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import PROJECT as ROOT
 from support import REGULATIONS, make_settings
 from support.tgi_double import Reply, TgiDouble
-from test_browser import CHROMIUM, FLAGS, PASSWORD, ROOT, _free_port, _model, open_page, shot, sign_in
+from support.browser import CHROMIUM, FLAGS
+from support.browser import free_port as _free_port
+from test_browser import PASSWORD, _model, open_page, shot, sign_in
 
 from assistant.accounts import create_user
 from comply.db import connect

@@ -6,6 +6,7 @@ from assistant.accounts import ROLES
 from comply import audit, audit_view
 from comply.audit_names import action_name
 from comply.files.office import safe_cell
+from comply.text import EMPTY
 from ui import nav, state
 from ui.safe_text import plain
 
@@ -39,7 +40,7 @@ rows = audit_view.query(cur, chosen_actions, chosen_actors, start, end or start,
 st.caption(f"共 {len(rows)} 条记录（最新在前，时间为北京时间）；密级高于您（{user.clearance_name}）的详情已隐去")
 role_names = {("role", code): name for code, name in ROLES.items()}
 shown = [{k: safe_cell(v) for k, v in row.items()} for row in audit_view.readable(rows, role_names)]  # CSV runs no formula
-st.dataframe(shown, hide_index=True, key="audit_table",
+st.dataframe(shown, hide_index=True, key="audit_table", placeholder=EMPTY,
              column_order=("seq", "ts", "actor", "operation", "target", "detail", "hash"),
              column_config={"seq": "序号", "ts": "时间（北京时间）", "actor": "操作人", "operation": "操作", "target": "对象",
                             "detail": st.column_config.TextColumn("详情", width="large"), "hash": "哈希"})

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from retrieval.search import MODES
-from ui import eval_datasets, evaluation, nav, state
+from comply.text import EMPTY
+from ui import eval_datasets, evaluation, nav, state, widget_text
 from ui.safe_text import plain
 
 RESULT = "eval_result"  # (suite, report) of the last run in this session
@@ -26,12 +27,12 @@ upload = st.file_uploader(f"或上传 JSONL 数据集（上传后以上传的文
 if suite == "retrieval":
     st.caption(f"检索按您的密级（{user.clearance_name}）进行。")
     modes = st.multiselect("检索模式", list(MODES), default=list(MODES), format_func=evaluation.RETRIEVAL_MODES.get,
-                           key="eval_retrieval_modes")
+                           key="eval_retrieval_modes", placeholder=widget_text.placeholder(MODES))
 else:
     llm = state.backend()
     options = ["rules", "baseline"] + (["llm"] if llm.client is not None else [])
     modes = st.multiselect("审核方式", options, default=["rules", "baseline"], format_func=evaluation.REVIEW_MODES.get,
-                           key="eval_review_modes", help=None if llm.client else f"「规则 + 大模型」不可用：{llm.reason}")
+                           key="eval_review_modes", placeholder=widget_text.placeholder(options), help=None if llm.client else f"「规则 + 大模型」不可用：{llm.reason}")
 
 if st.button("运行评测", key="eval_run", type="primary", disabled=not modes or not (dataset or upload)):
     try:
@@ -62,10 +63,10 @@ if st.session_state.get(RESULT, (None,))[0] == suite:
         first = next(iter(report.values()))
         st.subheader(f"总体指标（{first['n_drafts']} 篇，其中干净稿 {first['n_clean']} 篇）")
         metrics, group = evaluation.REVIEW_METRICS, "类别"
-    st.dataframe(overall, hide_index=True, key="eval_overall")
+    st.dataframe(overall, hide_index=True, key="eval_overall", placeholder=EMPTY)
     metric = st.selectbox("图表指标", metrics, index=len(metrics) - 1, format_func=evaluation.METRIC_NAMES.get, key="eval_metric")
     name = evaluation.METRIC_NAMES[metric]
     st.subheader(f"各{group}{name}")
     table = pd.DataFrame.from_dict(by_metric[metric], orient="index")
     st.altair_chart(evaluation.breakdown_chart(by_metric[metric], name, group), key="eval_chart")
-    st.dataframe(table, key="eval_breakdown")
+    st.dataframe(table, key="eval_breakdown", placeholder=EMPTY)

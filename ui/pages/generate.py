@@ -15,11 +15,14 @@ from assistant.generate.loop import Generated
 from assistant.generate.marketing import GenerationRefused, generate_marketing
 from assistant.generate.personal import PersonalError, generate_personal
 from review import export
-from ui import generation, nav, state
+from comply.text import EMPTY
+from ui import generation, nav, state, widget_text
+from ui.article import article_markdown
+from ui.display import FINDING_WRAPPED, model_note, wrapping
 from ui.highlight import highlight_html
 from ui.safe_text import plain
 
-RESULTS = "generate_results"  # [(title, Generated)] of the last product run
+RESULTS = "generate_results"  # [(title, Generated, channel)] of the last product run
 CLIENT_RESULT = "generate_client_result"
 UPLOADER_ROUND = "generate_uploader_round"  # bumped to clear the consent-letter uploader
 
@@ -30,18 +33,32 @@ taxonomy = state.reviewer(with_llm=False).taxonomy
 names = {c.id: c.name_zh for c in taxonomy.categories}
 
 
-def show(title: str, result: Generated, key: str) -> None:
+def show_text(text: str, markdown: bool) -> None:
+    """The generated text: an article rendered (its Markdown made safe) with the source to copy below; other text
+    as is, with a copy button."""
+    if not markdown:
+        st.code(text, language=None, wrap_lines=True)
+        return
+    with st.container(border=True):
+        st.markdown(article_markdown(text))
+    with st.expander("复制全文（Markdown）", expanded=False):
+        st.code(text, language="markdown", wrap_lines=True)
+
+
+def show(title: str, result: Generated, key: str, markdown: bool = False) -> None:
     """One generated piece: verdict, text (highlighted when findings remain), notes, findings and downloads."""
     st.subheader(plain(title))
     mode = "大模型生成" if result.mode == "llm" else "模板生成（未使用大模型）"
-    st.markdown(f"**{mode}** · {plain(export.mode_label(result.report))} · {result.rounds} 轮 · 用时 {result.total_s:.1f} 秒")
+    st.markdown(f"**{mode}** · {plain(export.mode_label(result.report) + model_note(result.report))} · {result.rounds} 轮 · 用时 {result.total_s:.1f} 秒")
     if result.clean:
         st.success("合规审核通过：未发现问题")
     else:
         st.warning(f"终稿仍有 {len(result.report.findings)} 个问题，请修改后再使用")
         st.html(highlight_html(result.text, result.report.findings, names))
-        st.dataframe(export.finding_rows(result.report.findings, taxonomy), hide_index=True, key=f"{key}_findings")
-    st.code(result.text, language=None, wrap_lines=True)
+        rows = export.finding_rows(result.report.findings, taxonomy)
+        st.dataframe(rows, hide_index=True, key=f"{key}_findings", placeholder=EMPTY,
+                     **wrapping(rows, FINDING_WRAPPED, ("片段", "类别")))
+    show_text(result.text, markdown)
     for note in result.notes:
         st.info(plain(note))
     text, report = st.columns(2)
@@ -67,11 +84,11 @@ def product_tab() -> None:
     }
     st.caption("业绩（收益率填百分数，如 8.52 表示 8.52%）：只展示完整期间且列明同期业绩比较基准的业绩")
     performance = st.data_editor(
-        [{"期间": "", "收益率(%)": None, "基准收益率(%)": None, "数据来源": ""}], num_rows="dynamic", key="gen_perf",
+        [{"期间": "", "收益率(%)": None, "基准收益率(%)": None, "数据来源": ""}], num_rows="dynamic", key="gen_perf", placeholder="—",
         column_config={"收益率(%)": st.column_config.NumberColumn(), "基准收益率(%)": st.column_config.NumberColumn()},
     )
     channels = st.multiselect("渠道", list(CHANNEL_NAMES), default=["poster", "wechat_article"], format_func=CHANNEL_NAMES.get,
-                              key="gen_channels")
+                              key="gen_channels", placeholder=widget_text.CHOOSE)
     length = st.number_input("字数（0 表示按渠道默认）", min_value=0, max_value=5000, value=0, step=50, key="gen_length")
     if not st.button("生成并审核", key="gen_run", type="primary", icon=":material/campaign:"):
         return
@@ -90,8 +107,8 @@ def product_tab() -> None:
         with st.status(f"正在生成并审核：{plain(title)}…") as status:
             try:
                 results.append((title, generate_marketing(state.loop(), brief, user=user.username, clearance=user.clearance,
-                                                          max_rounds=settings.generate_rounds)))
-                status.update(label=f"完成：{plain(title)}", state="complete")
+                                                          max_rounds=settings.generate_rounds), brief.channel))
+                status.update(label=f"已生成并审核：{plain(title)}", state="complete", expanded=False)
             except GenerationRefused as exc:
                 status.update(label=f"未生成：{plain(title)}", state="error")
                 st.error(plain(f"{exc}（依据：{'；'.join(exc.legal_basis)}）"))
@@ -122,10 +139,12 @@ def data_section() -> None:
 def consent_section() -> None:
     """Who consented to what; grant with the signed letter, revoke, purge."""
     clients = {c.client_id: f"{c.client_id} {c.name}" for c in list_clients(cur)}
-    st.dataframe(generation.client_rows(cur), hide_index=True, key="gen_clients")
+    st.dataframe(generation.client_rows(cur), hide_index=True, key="gen_clients", placeholder=EMPTY)
     with st.expander("授权管理（登记 / 撤回 / 清除客户数据）"):
-        client_id = st.selectbox("客户", list(clients), format_func=clients.get, index=None, key="gen_consent_client")
-        purposes = st.multiselect("用途", list(consent.PURPOSES), format_func=consent.PURPOSES.get, key="gen_consent_purposes")
+        client_id = st.selectbox("客户", list(clients), format_func=clients.get, index=None, key="gen_consent_client",
+                                 placeholder=widget_text.placeholder(clients))
+        purposes = st.multiselect("用途", list(consent.PURPOSES), format_func=consent.PURPOSES.get, key="gen_consent_purposes",
+                                  placeholder=widget_text.CHOOSE)
         letter = st.file_uploader("授权书（PDF / 图片 / 文本，记录其哈希）",
                                   key=f"gen_consent_letter_{st.session_state.get(UPLOADER_ROUND, 0)}_{client_id}")
         confirm = st.checkbox("确认清除该客户的资料、持仓和已生成的材料（不可恢复）", key="gen_purge_confirm")
@@ -163,8 +182,9 @@ def show_item(item: dict) -> None:
         for note in review.get("notes", []):
             st.info(plain(note))
         if findings:
-            st.dataframe([{"片段": f["span"], "类别": names.get(f["category"], f["category"]), "原因": f["explanation"],
-                           "改写建议": f["suggestion"]} for f in findings], hide_index=True)
+            rows = [{"片段": f["span"], "类别": names.get(f["category"], f["category"]), "原因": f["explanation"],
+                     "改写建议": f["suggestion"]} for f in findings]
+            st.dataframe(rows, hide_index=True, placeholder=EMPTY, **wrapping(rows, FINDING_WRAPPED, ("片段", "类别")))
 
 
 def generate_section() -> None:
@@ -173,17 +193,22 @@ def generate_section() -> None:
     allowed = {c.client_id: f"{c.client_id} {c.name}" for c in consented_clients(cur, kind)}
     st.caption(f"已授权用于“{consent.PURPOSES[kind]}”的客户：{len(allowed)} 位（未授权或已撤回授权的客户不会出现在这里）")
     one, many = st.columns(2)
-    client_id = one.selectbox("单个客户", list(allowed), format_func=allowed.get, index=None, key="gen_client")
+    client_id = one.selectbox("单个客户", list(allowed), format_func=allowed.get, index=None, key="gen_client",
+                                 placeholder=widget_text.placeholder(allowed))
     if one.button("生成该客户的材料", key="gen_one", disabled=client_id is None):
-        with st.status("正在生成并审核…"):
+        title = f"{allowed[client_id]}·{consent.PURPOSES[kind]}"
+        with st.status(f"正在生成并审核：{plain(title)}…") as status:
             try:
-                st.session_state[CLIENT_RESULT] = (f"{allowed[client_id]}·{consent.PURPOSES[kind]}", generate_personal(
+                st.session_state[CLIENT_RESULT] = (title, generate_personal(
                     state.loop(), client_id, kind, user=user.username, clearance=user.clearance, max_rounds=settings.generate_rounds))
+                status.update(label=f"已生成并审核：{plain(title)}", state="complete", expanded=False)
             except PersonalError as exc:
+                status.update(label=f"未生成：{plain(title)}", state="error")
                 st.error(plain(exc))
     unfinished = [j for j in jobs(cur) if j["state"] != "done"]
     labels = {j["job_id"]: f"{j['job_id']}（{consent.PURPOSES[j['kind']]}，{j['market_date']}）" for j in unfinished}
-    resume = many.selectbox("未完成的批量任务", list(labels), format_func=labels.get, index=None, key="gen_resume")
+    resume = many.selectbox("未完成的批量任务", list(labels), format_func=labels.get, index=None, key="gen_resume",
+                            placeholder=widget_text.placeholder(labels))
     job_id = None
     if many.button("批量生成全部已授权客户", key="gen_batch", disabled=not allowed):
         try:
@@ -210,7 +235,7 @@ def generate_section() -> None:
         st.markdown(f"**批量任务 {shown}**：{'已完成' if status.state == 'done' else '未完成（可继续）'} · "
                     + "，".join(f"{generation.STATE_NAMES.get(k, k)} {v}" for k, v in status.counts.items()))
         items = job_items(cur, shown)
-        st.dataframe(generation.item_rows(items), hide_index=True, key="gen_items")
+        st.dataframe(generation.item_rows(items), hide_index=True, key="gen_items", placeholder=EMPTY)
         for item in (i for i in items if i["state"] == "done"):
             show_item(item)
 
@@ -220,8 +245,8 @@ st.caption("生成的每一篇材料都先经合规审核（规则 + 大模型�
 product, personal = st.tabs(["产品文案", "客户个性化材料"])
 with product:
     product_tab()
-    for n, (title, result) in enumerate(st.session_state.get(RESULTS, [])):
-        show(title, result, key=f"gen_result_{n}")
+    for n, (title, result, channel) in enumerate(st.session_state.get(RESULTS, [])):
+        show(title, result, key=f"gen_result_{n}", markdown=channel in generation.MARKDOWN_CHANNELS)
 with personal:
     st.caption("客户数据只用于其已授权的用途；撤回授权后不再使用，并可清除。")
     state.show_flash()

@@ -11,7 +11,7 @@ from kb_ingest import admin, listing
 from kb_ingest.ingest import ingest
 from review.audit_points import extract_audit_points
 from review.audit_points_export import to_csv, to_docx, to_markdown
-from ui import nav, state
+from ui import nav, state, widget_text
 from ui.display import table_rows
 from ui.kb import ingest_rows, save_uploads
 from ui.safe_text import plain
@@ -90,7 +90,7 @@ with hold_tab:
             run_admin("驳回", admin.reject, cur, doc_id, user.username, reason)
 
 with docs_tab:
-    shown = st.multiselect("状态", list(listing.DOC_STATES), default=["live", "held"], format_func=listing.DOC_STATES.get,
+    shown = st.multiselect("状态", list(listing.DOC_STATES), default=["live", "held"], format_func=listing.DOC_STATES.get, placeholder=widget_text.CHOOSE,
                            key="kb_states")
     docs = listing.documents(cur, shown, clearance=user.clearance)
     st.dataframe(table_rows([{"文档": d["doc_key"], "版本": d["version"], "状态": d["state_name"], "密级": d["level"],

@@ -17,7 +17,9 @@ from review.library import MAX_REASON_CHARS, record_decision
 from review.pipeline import ReviewReport
 from review.stages import FAILED
 from assistant.accounts import can_decide
+from comply.text import EMPTY
 from ui import nav, state
+from ui.display import FINDING_WRAPPED, model_note, wrapping
 from ui.highlight import highlight_html, legend_html
 from ui.safe_text import plain
 
@@ -26,6 +28,7 @@ DECISIONS = "review_decisions"  # {(draft SHA-256, start, end, category): 'accep
 DECISION_ERROR = "review_decision_error"  # a refused decision on a finding: its message, shown once
 MISSED_ERROR = "review_missed_error"  # a refused 补充漏报: its message, shown once below the form
 DONE = {"accept": "已采纳", "dismiss": "已驳回", "missed": "已记录漏报"}
+HINT_WRAPPED = ("说明", "原因")  # the hints table's columns read in full
 UPLOAD_TYPES = ["txt", "docx", "pdf", "png", "jpg", "jpeg", "webp"]
 
 user = nav.require("review")
@@ -54,9 +57,8 @@ def show_stages(report: ReviewReport) -> None:
 def show_hints(report: ReviewReport) -> None:
     """The model's hints, apart from the findings: counted in no verdict, rewritten by nobody."""
     st.subheader(export.HINTS_TITLE)
-    st.dataframe(export.hint_rows(report.hints, taxonomy), hide_index=True, key="review_hints",
-                 column_config={"说明": st.column_config.TextColumn(width="large"),
-                                "原因": st.column_config.TextColumn(width="large")})
+    rows = export.hint_rows(report.hints, taxonomy)
+    st.dataframe(rows, hide_index=True, key="review_hints", placeholder=EMPTY, **wrapping(rows, HINT_WRAPPED, ("片段", "类别")))
 
 
 def _decide(report: ReviewReport, start: int, end: int, category: str, decision: str, reason: str, error_key: str,
@@ -149,7 +151,7 @@ def show_decisions(report: ReviewReport) -> None:
 def show(source: str, report: ReviewReport, downloads: bool) -> None:
     """The review of one draft; download buttons and decisions only in the final rendering of a run."""
     st.subheader(f"审核结果：{plain(source)}")
-    st.markdown(f"**{plain(export.mode_label(report))}** · 共 {len(report.findings)} 个问题 · 用时 {report.total_s:.1f} 秒")
+    st.markdown(f"**{plain(export.mode_label(report))}**{plain(model_note(report))} · 共 {len(report.findings)} 个问题 · 用时 {report.total_s:.1f} 秒")
     show_stages(report)
     if report.notice:
         st.info(plain(report.notice))
@@ -157,9 +159,8 @@ def show(source: str, report: ReviewReport, downloads: bool) -> None:
         st.html(legend_html((f.category for f in report.findings), names))
     st.html(highlight_html(report.draft, report.findings, names))
     if report.findings:
-        st.dataframe(export.finding_rows(report.findings, taxonomy), hide_index=True, key="review_findings",
-                     column_config={"原因": st.column_config.TextColumn(width="large"),
-                                    "改写建议": st.column_config.TextColumn(width="large")})
+        rows = export.finding_rows(report.findings, taxonomy)
+        st.dataframe(rows, hide_index=True, key="review_findings", placeholder=EMPTY, **wrapping(rows, FINDING_WRAPPED, ("片段", "类别")))
     else:
         st.success(f"未发现问题（另有 {len(report.hints)} 条待复核提示）" if report.hints else "未发现问题")
     if report.hints:
