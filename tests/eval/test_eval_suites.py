@@ -61,8 +61,8 @@ def _scripted(items: list[qa.QaItem], right_with_clauses: bool, right_without: b
         with_clauses = "【参考条款】" in user
         right = right_with_clauses if with_clauses else right_without
         wrong = next(k for k in item.choices if k != item.answer)
-        said = reason(user) if callable(reason) else reason
-        return json.dumps({"reason": said if with_clauses else "凭经验判断。", "choice": item.answer if right else wrong},
+        said = (reason(user) if callable(reason) else reason) if with_clauses else "凭经验判断。"
+        return json.dumps({"reason": said, "choice": item.answer if right else wrong},
                           ensure_ascii=False)
 
     return answer
